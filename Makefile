@@ -1,0 +1,76 @@
+# Developer commands. Every target creates what it needs itself (virtualenvs included).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+TOOLS := .venv-tools
+PY := $(VENV)/bin/python
+PIP_FLAGS := --quiet --disable-pip-version-check
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: help dev dev-tools demo run test test-fast lint format typecheck build validate sam-checks \
+	security bench soak ci clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
+	$(PY) -m pip install $(PIP_FLAGS) -r requirements-dev.txt
+	$(PY) -m pip install $(PIP_FLAGS) --no-deps -e .
+	@touch $@
+
+$(TOOLS)/.installed: requirements-tools.txt
+	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install $(PIP_FLAGS) --upgrade pip
+	$(TOOLS)/bin/python -m pip install $(PIP_FLAGS) -r requirements-tools.txt
+	@touch $@
+
+dev: $(VENV)/.installed ## create the app virtualenv (.venv) with runtime + dev dependencies
+dev-tools: $(TOOLS)/.installed ## create the tools virtualenv (.venv-tools): aws-sam-cli, cfn-lint
+
+demo: dev ## run the monitor locally against the simulator + moto server and show the alerts
+	$(PY) -m local.demo $(ARGS)
+
+test: dev ## run the whole test suite (unit + integration over local servers)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: dev ## unit tests only
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: dev ## ruff lint + format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: dev ## apply ruff formatting and safe fixes
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+typecheck: dev ## mypy on the shared package
+	$(VENV)/bin/mypy
+
+security: dev ## bandit on our code, pip-audit on the pinned runtime requirements
+	$(VENV)/bin/bandit -q -r layers/common/job_alerts functions -ll
+	$(VENV)/bin/pip-audit --progress-spinner off -r layers/common/requirements.txt
+
+validate: dev-tools ## cfn-lint + sam validate --lint
+	$(TOOLS)/bin/cfn-lint template.yaml
+	$(TOOLS)/bin/sam validate --lint
+
+build: dev-tools ## sam build (no Docker needed)
+	$(TOOLS)/bin/sam build
+
+sam-checks: dev-tools ## cfn-lint, sam validate --lint and sam build, as CI runs them
+	bash scripts/sam-checks.sh
+
+bench: dev ## benchmarks (writes BENCHMARKS.md)
+	$(PY) -m scripts.bench $(ARGS)
+
+soak: dev ## 50 runs over a simulator with random faults
+	$(PY) -m pytest -m soak tests/integration -p no:randomly $(PYTEST_ARGS)
+
+ci: lint typecheck sam-checks test ## everything CI runs
+
+clean: ## remove virtualenvs and build output
+	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,27 @@
+"""Webhook intake Lambda (Function URL): Bright Data's notify call → the job is tracked."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from job_alerts import factory
+from job_alerts.intake import handle_webhook
+from job_alerts.observability import logger, tracer
+from job_alerts.service import track_jobs
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    cfg = factory.settings()
+    response = handle_webhook(
+        event,
+        expected_token=lambda: factory.intake_token(cfg),
+        track=lambda ids: track_jobs(
+            factory.state_store(cfg), ids, source="webhook", cfg=cfg, now=datetime.now(UTC)
+        ),
+        max_body_bytes=cfg.intake_max_body_bytes,
+    )
+    logger.info("webhook handled", extra={"status": response.status})
+    return response.to_lambda()

@@ -1,0 +1,137 @@
+"""Cached, lazily built collaborators (AWS clients, Bright Data client, state store, publisher,
+thresholds). Nothing here runs at import time: a handler pays only for what it uses."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from job_alerts.config import ConfigError, Settings
+from job_alerts.thresholds import Overrides, Thresholds, ThresholdsError, effective
+from job_alerts.thresholds import load_overrides_text
+
+# Bright Data token and overrides are re-read at most this often by a warm Lambda.
+PARAMETER_MAX_AGE_SECONDS = 300
+
+
+@functools.cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@functools.cache
+def aws_client(service: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    # Standard retry mode backs off on throttling (ProvisionedThroughputExceeded, SNS Throttled);
+    # the endpoint comes from AWS_ENDPOINT_URL when set (moto server locally).
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=15
+    )
+    return boto3.client(service, config=config)  # type: ignore[call-overload]
+
+
+def token_provider(cfg: Settings) -> Callable[[], str]:
+    """The Bright Data token: from BRIGHTDATA_API_TOKEN locally, else the SSM SecureString."""
+    if cfg.api_token:
+        token = cfg.api_token
+        return lambda: token
+    if not cfg.token_parameter:
+        raise ConfigError(
+            "no Bright Data token: set BRIGHTDATA_API_TOKEN (local) or "
+            "BRIGHTDATA_TOKEN_PARAMETER (name of an SSM SecureString)"
+        )
+    name = cfg.token_parameter
+
+    def from_ssm() -> str:
+        from aws_lambda_powertools.utilities import parameters
+
+        value = parameters.get_parameter(name, decrypt=True, max_age=PARAMETER_MAX_AGE_SECONDS)
+        return str(value).strip()
+
+    return from_ssm
+
+
+def bright_data_client(cfg: Settings) -> Any:
+    from job_alerts.brightdata import BrightDataClient
+
+    return BrightDataClient(
+        cfg.api_url, token_provider(cfg), pool_maxsize=max(cfg.max_concurrency, 4)
+    )
+
+
+def state_store(cfg: Settings) -> Any:
+    from job_alerts.state import StateStore
+
+    return StateStore(cfg.require_table(), aws_client("dynamodb"))
+
+
+def publisher(cfg: Settings) -> Any:
+    from job_alerts.publish import AlertPublisher
+
+    return AlertPublisher(cfg.require_topic(), aws_client("sns"))
+
+
+def load_overrides(cfg: Settings) -> Overrides | None:
+    """The per-collector override document, or None. An invalid document is an error, never a
+    silent fallback: a typo must not quietly switch alerting off."""
+    if cfg.thresholds_file:
+        path = Path(cfg.thresholds_file)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"THRESHOLDS_FILE {path}: {exc.strerror}") from None
+        source = f"THRESHOLDS_FILE {path}"
+    elif cfg.thresholds_parameter:
+        from aws_lambda_powertools.utilities import parameters
+
+        text = str(
+            parameters.get_parameter(cfg.thresholds_parameter, max_age=PARAMETER_MAX_AGE_SECONDS)
+        )
+        source = f"THRESHOLDS_PARAMETER {cfg.thresholds_parameter}"
+    else:
+        return None
+    try:
+        return load_overrides_text(text)
+    except ThresholdsError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def thresholds_resolver(cfg: Settings) -> Callable[[str | None], Thresholds]:
+    overrides = load_overrides(cfg)
+    env = (cfg.env_thresholds, cfg.env_threshold_names)
+
+    @functools.cache
+    def resolve(collector_id: str | None) -> Thresholds:
+        return effective(collector_id, env, overrides).values
+
+    return resolve
+
+
+def secret_value(secret_id: str, key: str) -> str:
+    """A Secrets Manager secret, cached; the value may be raw text or JSON holding `key`."""
+    import json
+
+    from aws_lambda_powertools.utilities import parameters
+
+    raw = str(
+        parameters.get_secret(secret_id, max_age=PARAMETER_MAX_AGE_SECONDS)
+    ).strip()
+    if raw.startswith("{"):
+        try:
+            value = json.loads(raw).get(key)
+        except (ValueError, AttributeError):
+            value = None
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"secret {secret_id} is JSON without a string {key!r}")
+        return value.strip()
+    return raw
+
+
+def intake_token(cfg: Settings) -> str:
+    if not cfg.intake_token_secret:
+        raise ConfigError("INTAKE_TOKEN_SECRET is not set; it is required here")
+    return secret_value(cfg.intake_token_secret, "token")

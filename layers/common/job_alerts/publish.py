@@ -1,0 +1,107 @@
+"""Publishing an alert document to the SNS topic: one message per alert, JSON for machines and
+plain text for email, with message attributes that subscription filter policies match on."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from job_alerts.alerts import from_document, render_email, render_subject
+
+__all__ = [
+    "SNS_MESSAGE_MAX_BYTES",
+    "AlertPublisher",
+    "PublishError",
+    "message_attributes",
+    "sns_publish_request",
+]
+
+# SNS's limit for the whole published request payload (message, subject and attributes).
+SNS_MESSAGE_MAX_BYTES = 256 * 1024
+# Room kept for the subject, attribute names and values within that limit.
+_ENVELOPE_ALLOWANCE_BYTES = 4 * 1024
+
+
+class PublishError(Exception):
+    """SNS refused or could not take the alert; the caller keeps it in the outbox."""
+
+
+def message_attributes(doc: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """Attributes for filter policies. ``rule`` and ``state`` describe the highest-severity
+    entry; ``rules`` lists every entry's rule (String.Array: a filter matches any of them)."""
+    alert = from_document(doc)
+    top = alert.top_entry
+    rules = list(dict.fromkeys(entry.rule for entry in alert.ordered_entries))
+    return {
+        "severity": {"DataType": "String", "StringValue": alert.severity.value},
+        "collector": {"DataType": "String", "StringValue": alert.collector_id or "monitor"},
+        "rule": {"DataType": "String", "StringValue": top.rule},
+        "rules": {"DataType": "String.Array", "StringValue": json.dumps(rules)},
+        "state": {"DataType": "String", "StringValue": top.kind.value},
+        "test": {"DataType": "String", "StringValue": "true" if alert.test else "false"},
+    }
+
+
+def _structured_message(doc: Mapping[str, Any]) -> str:
+    # "default" serves every protocol not named (SQS, Lambda, HTTPS, email-json), so the
+    # document is carried once rather than once per protocol.
+    document = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return json.dumps({"default": document, "email": render_email(doc)}, ensure_ascii=False)
+
+
+def _fitted(doc: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The document, with job details dropped from the end until the message fits SNS's
+    limit; ``affected_jobs`` still says how many there were."""
+    budget = SNS_MESSAGE_MAX_BYTES - _ENVELOPE_ALLOWANCE_BYTES
+    jobs = list(doc.get("jobs") or [])
+    while True:
+        candidate = {**doc, "jobs": jobs}
+        if len(_structured_message(candidate).encode()) <= budget or not jobs:
+            return candidate
+        jobs = jobs[: len(jobs) // 2]
+
+
+def sns_publish_request(doc: Mapping[str, Any], topic_arn: str) -> dict[str, Any]:
+    """The keyword arguments of ``sns.publish`` for one alert document (pure)."""
+    fitted = _fitted(doc)
+    message = _structured_message(fitted)
+    if len(message.encode()) > SNS_MESSAGE_MAX_BYTES - _ENVELOPE_ALLOWANCE_BYTES:
+        raise PublishError(f"alert {doc.get('alert_id')!s:.80} is too large for SNS")
+    return {
+        "TopicArn": topic_arn,
+        "Subject": render_subject(fitted),
+        "Message": message,
+        "MessageStructure": "json",
+        "MessageAttributes": message_attributes(fitted),
+    }
+
+
+class AlertPublisher:
+    """Publishes alert documents to one topic; the SNS client is created on first use."""
+
+    def __init__(self, topic_arn: str, sns_client: Any | None = None) -> None:
+        self._topic_arn = topic_arn
+        self._sns = sns_client
+
+    def publish(self, doc: Mapping[str, Any]) -> str:
+        """Publish and return the SNS MessageId; PublishError when SNS does not take it."""
+        request = sns_publish_request(doc, self._topic_arn)
+        if self._sns is None:
+            self._sns = boto3.client("sns")
+        try:
+            response = self._sns.publish(**request)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise PublishError(
+                f"SNS publish to {self._topic_arn} failed: "
+                f"{error.get('Code', 'unknown')}: {str(error.get('Message', ''))[:200]}"
+            ) from exc
+        except BotoCoreError as exc:
+            raise PublishError(
+                f"SNS publish to {self._topic_arn} failed: {type(exc).__name__}"
+            ) from exc
+        return str(response["MessageId"])

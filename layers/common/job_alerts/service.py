@@ -1,0 +1,106 @@
+"""Entry points the Lambda handlers and the CLI share: one monitor run, tracking jobs handed in,
+with metrics emitted from the run summary."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from job_alerts import factory
+from job_alerts.brightdata import InvalidId, validate_job_id
+from job_alerts.config import Settings
+from job_alerts.monitor import Monitor, RunSummary
+from job_alerts.observability import logger, metrics
+from job_alerts.state import JobRecord, StateStore, ttl_at
+
+# EventBridge events users (or their pipelines) send to hand a job to the monitor.
+TRACK_SOURCE = "job-alerts"
+TRACK_DETAIL_TYPE = "Track Bright Data job"
+
+
+def build_monitor(
+    cfg: Settings, *, remaining_ms: Callable[[], int] | None = None, with_publisher: bool = True
+) -> Monitor:
+    return Monitor(
+        cfg,
+        factory.bright_data_client(cfg),
+        factory.state_store(cfg),
+        factory.publisher(cfg) if with_publisher else None,
+        factory.thresholds_resolver(cfg),
+        remaining_ms=remaining_ms,
+    )
+
+
+def run_once(
+    cfg: Settings, *, remaining_ms: Callable[[], int] | None = None, dry_run: bool = False
+) -> RunSummary:
+    monitor = build_monitor(cfg, remaining_ms=remaining_ms, with_publisher=not dry_run)
+    logger.append_keys(run_id=monitor.run_id)
+    summary = monitor.run(dry_run=dry_run)
+    emit_metrics(summary)
+    logger.info("run finished", extra={"summary": summary.to_dict()})
+    return summary
+
+
+def emit_metrics(summary: RunSummary) -> None:
+    count = MetricUnit.Count
+    if not summary.dry_run:
+        metrics.add_metric(name="RunsCompleted", unit=count, value=1)
+    metrics.add_metric(name="RunDuration", unit=MetricUnit.Milliseconds, value=summary.duration_ms)
+    metrics.add_metric(name="JobsRead", unit=count, value=summary.jobs_read)
+    metrics.add_metric(name="JobsSettled", unit=count, value=summary.jobs_settled)
+    metrics.add_metric(name="JobsDeferred", unit=count, value=summary.jobs_deferred)
+    metrics.add_metric(name="AlertsSent", unit=count, value=summary.alerts_sent)
+    metrics.add_metric(name="AlertsSuppressed", unit=count, value=summary.alerts_suppressed)
+    metrics.add_metric(name="AlertsFailed", unit=count, value=summary.alerts_failed)
+    metrics.add_metric(name="ApiErrors", unit=count, value=sum(summary.read_errors.values()))
+    for rule, n in summary.findings.items():
+        metrics.add_metric(name=f"Findings_{rule}", unit=count, value=n)
+
+
+def track_jobs(
+    store: StateStore, job_ids: Iterable[str], *, source: str, cfg: Settings, now: datetime
+) -> dict[str, str]:
+    """Hand jobs to the monitor; each is read on the next run. Returns id -> tracked|known."""
+    results: dict[str, str] = {}
+    for raw in job_ids:
+        job_id = validate_job_id(raw)
+        record = JobRecord(
+            job_id=job_id,
+            collector_id=None,
+            first_seen=now,
+            source=source,
+            ttl=ttl_at(now, cfg.job_ttl_days),
+        )
+        results[job_id] = "tracked" if store.add_job(record) else "known"
+    return results
+
+
+def job_ids_from_track_event(event: Mapping[str, Any]) -> list[str]:
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        raise InvalidId("track event has no detail object")
+    ids: Any = detail.get("job_ids") or detail.get("job_id")
+    if isinstance(ids, str):
+        ids = [ids]
+    if not isinstance(ids, list) or not ids:
+        raise InvalidId("track event needs detail.job_id (a string) or detail.job_ids (a list)")
+    return [validate_job_id(i) for i in ids]
+
+
+def handle_monitor_event(
+    event: Mapping[str, Any], *, remaining_ms: Callable[[], int] | None = None
+) -> dict[str, Any]:
+    """A scheduled event runs the monitor; a track event records the jobs it names."""
+    cfg = factory.settings()
+    if event.get("source") == TRACK_SOURCE and event.get("detail-type") == TRACK_DETAIL_TYPE:
+        ids = job_ids_from_track_event(event)
+        results = track_jobs(
+            factory.state_store(cfg), ids, source="event", cfg=cfg, now=datetime.now(UTC)
+        )
+        logger.info("jobs tracked", extra={"results": results})
+        return {"tracked": results}
+    return run_once(cfg, remaining_ms=remaining_ms).to_dict()

@@ -1,0 +1,165 @@
+"""Load CloudFormation/SAM YAML templates: short-form intrinsic tags (!Ref, !Sub, !If, ...)
+become the long JSON form ({"Ref": ...}, {"Fn::Sub": ...}) that CloudFormation itself sees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml  # type: ignore[import-untyped]  # PyYAML ships no type hints
+
+# Tag -> long-form key. !Ref and !Condition are not "Fn::" functions.
+_FUNCTION_TAGS = {
+    "Ref": "Ref",
+    "Condition": "Condition",
+    "Base64": "Fn::Base64",
+    "Cidr": "Fn::Cidr",
+    "FindInMap": "Fn::FindInMap",
+    "GetAZs": "Fn::GetAZs",
+    "ImportValue": "Fn::ImportValue",
+    "Join": "Fn::Join",
+    "Select": "Fn::Select",
+    "Split": "Fn::Split",
+    "Sub": "Fn::Sub",
+    "Transform": "Fn::Transform",
+    "And": "Fn::And",
+    "Equals": "Fn::Equals",
+    "If": "Fn::If",
+    "Not": "Fn::Not",
+    "Or": "Fn::Or",
+    "GetAtt": "Fn::GetAtt",
+}
+
+
+class CfnLoader(yaml.SafeLoader):
+    """A safe YAML loader that also understands CloudFormation's short-form tags."""
+
+
+def _construct_intrinsic(loader: CfnLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    key = _FUNCTION_TAGS[tag_suffix]
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        # !GetAtt Resource.Attribute is shorthand for ["Resource", "Attribute"].
+        if tag_suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {key: value}
+
+
+for _tag in _FUNCTION_TAGS:
+    CfnLoader.add_constructor(
+        f"!{_tag}",
+        lambda loader, node, _tag=_tag: _construct_intrinsic(loader, _tag, node),
+    )
+
+
+def loads(text: str) -> dict[str, Any]:
+    """Parse template text into the long-form dictionary."""
+    document = yaml.load(text, Loader=CfnLoader)  # noqa: S506 - CfnLoader derives from SafeLoader
+    if not isinstance(document, dict):
+        raise ValueError("a CloudFormation template must be a YAML mapping")
+    return document
+
+
+def load_template(path: str | Path) -> dict[str, Any]:
+    """Read and parse a template file."""
+    return loads(Path(path).read_text(encoding="utf-8"))
+
+
+_NO_VALUE = object()
+
+
+def parameter_values(
+    template: dict[str, Any], overrides: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Every template parameter's value as CloudFormation passes it: the override, else the
+    default, as a string (CloudFormation hands Number parameters to Ref as text)."""
+    values: dict[str, str] = {}
+    for name, spec in template.get("Parameters", {}).items():
+        if overrides and name in overrides:
+            values[name] = str(overrides[name])
+        elif "Default" in spec:
+            values[name] = str(spec["Default"])
+    unknown = set(overrides or {}) - set(template.get("Parameters", {}))
+    if unknown:
+        raise ValueError(f"unknown parameters: {sorted(unknown)}")
+    return values
+
+
+def evaluate_conditions(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, bool]:
+    """Evaluate the template's Conditions section for the given parameter values."""
+    definitions: dict[str, Any] = template.get("Conditions", {})
+    results: dict[str, bool] = {}
+
+    def value(node: Any) -> Any:
+        if isinstance(node, dict) and len(node) == 1:
+            ((key, arg),) = node.items()
+            if key == "Ref":
+                if arg not in parameters:
+                    raise ValueError(f"condition refers to {arg!r}, which has no value")
+                return parameters[arg]
+            if key == "Condition":
+                return condition(arg)
+            if key == "Fn::Equals":
+                left, right = (value(item) for item in arg)
+                return str(left) == str(right)
+            if key == "Fn::Not":
+                return not value(arg[0])
+            if key == "Fn::And":
+                return all(value(item) for item in arg)
+            if key == "Fn::Or":
+                return any(value(item) for item in arg)
+            raise ValueError(f"unsupported function in a condition: {key}")
+        return node
+
+    def condition(name: str) -> bool:
+        if name not in results:
+            results[name] = bool(value(definitions[name]))
+        return results[name]
+
+    for name in definitions:
+        condition(name)
+    return results
+
+
+def resolve(template: dict[str, Any], overrides: dict[str, str] | None = None) -> dict[str, Any]:
+    """What CloudFormation would deploy for these parameters: conditions evaluated, resources and
+    outputs whose condition is false removed, Fn::If and AWS::NoValue resolved, Refs to
+    parameters replaced by their values. Other intrinsics (GetAtt, Sub, Refs to resources)
+    are left as they are."""
+    parameters = parameter_values(template, overrides)
+    conditions = evaluate_conditions(template, parameters)
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            if len(node) == 1:
+                ((key, arg),) = node.items()
+                if key == "Fn::If":
+                    name, when_true, when_false = arg
+                    return walk(when_true if conditions[name] else when_false)
+                if key == "Ref" and arg == "AWS::NoValue":
+                    return _NO_VALUE
+                if key == "Ref" and arg in parameters:
+                    return parameters[arg]
+            resolved = {key: walk(item) for key, item in node.items()}
+            return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
+        if isinstance(node, list):
+            return [item for item in (walk(entry) for entry in node) if item is not _NO_VALUE]
+        return node
+
+    result = dict(template)
+    for section in ("Resources", "Outputs"):
+        kept = {
+            name: body
+            for name, body in template.get(section, {}).items()
+            if not isinstance(body, dict) or conditions.get(str(body.get("Condition")), True)
+        }
+        result[section] = walk(kept)
+    for section in ("Globals", "Metadata"):
+        if section in template:
+            result[section] = walk(template[section])
+    return result

@@ -1,0 +1,234 @@
+"""The embedded local stack: moto server over HTTP, with the state table, alert topic and its
+subscriptions created from template.yaml's own resource definitions (so local cannot drift from
+what is deployed). Email and Slack subscriptions become SQS queues we can read."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from local.cfn_yaml import load_template
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+REGION = "us-east-1"
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's dummy credentials
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class MotoServer:
+    """moto in server mode on 127.0.0.1 (a real HTTP endpoint, reached via AWS_ENDPOINT_URL)."""
+
+    def __init__(self, port: int | None = None) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self.port = port or free_port()
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> MotoServer:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> MotoServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def aws_environment(endpoint: str) -> Iterator[None]:
+    """Point boto3 (and everything built on it) at the local endpoint with dummy credentials."""
+    wanted = {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}
+    saved = {k: os.environ.get(k) for k in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+# ---- a small evaluator for the intrinsic functions our template uses in these resources ------
+class _Resolver:
+    def __init__(self, template: Mapping[str, Any], parameters: Mapping[str, str]) -> None:
+        self.template = template
+        self.parameters = {
+            name: str(spec.get("Default", ""))
+            for name, spec in template.get("Parameters", {}).items()
+        }
+        self.parameters.update(parameters)
+
+    def condition(self, name: str) -> bool:
+        return bool(self.value(self.template["Conditions"][name]))
+
+    def value(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [self.value(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            (key, arg), = node.items()
+            if key == "Ref":
+                return _NO_VALUE if arg == "AWS::NoValue" else self.parameters.get(arg, arg)
+            if key == "Fn::Equals":
+                left, right = (self.value(a) for a in arg)
+                return str(left) == str(right)
+            if key == "Fn::Not":
+                return not self.value(arg[0])
+            if key == "Fn::And":
+                return all(self.value(a) for a in arg)
+            if key == "Fn::Or":
+                return any(self.value(a) for a in arg)
+            if key == "Condition":
+                return self.condition(arg)
+            if key == "Fn::If":
+                name, yes, no = arg
+                return self.value(yes if self.condition(name) else no)
+            if key == "Fn::Sub" and isinstance(arg, str):
+                text = arg
+                for pname, pvalue in self.parameters.items():
+                    text = text.replace("${" + pname + "}", pvalue)
+                return text
+        resolved = {k: self.value(v) for k, v in node.items()}
+        return {k: v for k, v in resolved.items() if v is not _NO_VALUE}
+
+
+_NO_VALUE = object()  # what !Ref AWS::NoValue resolves to: the property is left out
+
+
+@dataclass
+class LocalStack:
+    """Handles to the provisioned resources, and readers for what the topic delivered."""
+
+    endpoint: str
+    table_name: str
+    topic_arn: str
+    queues: dict[str, str] = field(default_factory=dict)  # subscription name -> queue URL
+
+    def client(self, service: str) -> Any:
+        return _session().client(service, endpoint_url=self.endpoint)  # type: ignore[call-overload]
+
+    def drain(self, queue: str, wait_seconds: int = 0) -> list[dict[str, Any]]:
+        """Every SNS envelope waiting in a subscription's queue (deleted once read)."""
+        sqs = self.client("sqs")
+        url = self.queues[queue]
+        out: list[dict[str, Any]] = []
+        while True:
+            response = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=wait_seconds,
+                MessageAttributeNames=["All"],
+            )
+            messages = response.get("Messages", [])
+            if not messages:
+                return out
+            for message in messages:
+                out.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            wait_seconds = 0
+
+    def env(self) -> dict[str, str]:
+        return {
+            **FAKE_CREDENTIALS,
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "TABLE_NAME": self.table_name,
+            "TOPIC_ARN": self.topic_arn,
+        }
+
+
+def _session() -> boto3.session.Session:
+    return boto3.session.Session(
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+        region_name=REGION,
+    )
+
+
+def provision(
+    endpoint: str,
+    *,
+    prefix: str | None = None,
+    parameters: Mapping[str, str] | None = None,
+    template_path: Path = TEMPLATE,
+) -> LocalStack:
+    """Create the table and topic as template.yaml defines them, plus one SQS queue per
+    subscription: `email` (with the template's filter policy), `slack` and `all` (unfiltered)."""
+    template = load_template(template_path)
+    resolver = _Resolver(template, parameters or {})
+    resources = template["Resources"]
+    prefix = prefix or f"job-alerts-{uuid.uuid4().hex[:8]}"
+    session = _session()
+    ddb = session.client("dynamodb", endpoint_url=endpoint)
+    sns = session.client("sns", endpoint_url=endpoint)
+    sqs = session.client("sqs", endpoint_url=endpoint)
+
+    table = resolver.value(resources["StateTable"]["Properties"])
+    table_name = f"{prefix}-state"
+    ddb.create_table(
+        TableName=table_name,
+        AttributeDefinitions=table["AttributeDefinitions"],
+        KeySchema=table["KeySchema"],
+        GlobalSecondaryIndexes=table.get("GlobalSecondaryIndexes", []),
+        BillingMode=table["BillingMode"],
+    )
+    ttl = table.get("TimeToLiveSpecification")
+    if ttl:
+        ddb.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
+
+    topic_arn = sns.create_topic(Name=f"{prefix}-alerts")["TopicArn"]
+    stack = LocalStack(endpoint=endpoint, table_name=table_name, topic_arn=topic_arn)
+
+    email = resources.get("AlertEmailSubscription", {}).get("Properties", {})
+    email_props = resolver.value(email) if email else {}
+    subscriptions: dict[str, dict[str, str]] = {"all": {}, "slack": {}}
+    email_attributes: dict[str, str] = {}
+    if "FilterPolicy" in email_props:
+        email_attributes["FilterPolicy"] = json.dumps(email_props["FilterPolicy"])
+        email_attributes["FilterPolicyScope"] = email_props.get(
+            "FilterPolicyScope", "MessageAttributes"
+        )
+    subscriptions["email"] = email_attributes
+    for name, attributes in subscriptions.items():
+        url = sqs.create_queue(QueueName=f"{prefix}-{name}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        sns.subscribe(
+            TopicArn=topic_arn,
+            Protocol="sqs",
+            Endpoint=arn,
+            Attributes=attributes,
+            ReturnSubscriptionArn=True,
+        )
+        stack.queues[name] = url
+    return stack

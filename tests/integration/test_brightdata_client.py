@@ -1,0 +1,573 @@
+"""The Bright Data client against the local simulator over real HTTP: retries, budgets, typed
+errors, paging, secrecy of the token and refusal of hostile ids."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from job_alerts.brightdata import (
+    BadResponse,
+    BrightDataClient,
+    BrightDataError,
+    Endpoint,
+    InvalidId,
+    NotFound,
+    RateLimited,
+    Transient,
+    Unauthorized,
+)
+from local.simulator import BrightDataSimulator
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "tok-SECRET-7f3a9c1e5b"  # recognisable, so a leak is easy to spot
+BASE = 0.01  # backoff base: sleeps are recorded, not slept, but keep them small anyway
+TODAY = date(2025, 4, 28)
+NOW = datetime(2025, 4, 28, 18, 0, tzinfo=UTC)
+
+
+class RecordingSleep:
+    """Stands in for time.sleep: remembers the waits instead of waiting."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, seconds: float) -> None:
+        with self._lock:
+            self.calls.append(seconds)
+
+
+@pytest.fixture
+def bd_sim() -> Iterator[BrightDataSimulator]:
+    with BrightDataSimulator(TOKEN, now=NOW) as simulator:
+        simulator.add_collector("c_shop", "Shop")
+        simulator.add_job(
+            "j_done",
+            "c_shop",
+            "done",
+            inputs=10,
+            success=8,
+            fails=2,
+            lines=80,
+            created=NOW - timedelta(hours=1),
+            errors=[{"url": f"https://example.com/{i}", "error": "Timeout", "consumer": "x"}
+                    for i in range(3)],
+        )  # fmt: skip
+        yield simulator
+
+
+@pytest.fixture
+def sleeps() -> RecordingSleep:
+    return RecordingSleep()
+
+
+@pytest.fixture
+def make_client(
+    bd_sim: BrightDataSimulator, sleeps: RecordingSleep
+) -> Iterator[Callable[..., BrightDataClient]]:
+    clients: list[BrightDataClient] = []
+
+    def make(**overrides: Any) -> BrightDataClient:
+        options: dict[str, Any] = {
+            "connect_timeout": 1.0,
+            "read_timeout": 2.0,
+            "max_attempts": 4,
+            "call_budget_seconds": 10.0,
+            "backoff_base": BASE,
+            "backoff_jitter": 0.0,
+            "sleep": sleeps,
+            "rng": lambda: 0.0,
+        }
+        options.update(overrides)
+        token = options.pop("token", TOKEN)
+        client = BrightDataClient(options.pop("base_url", bd_sim.url), token, **options)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+def exception_texts(exc: BaseException) -> list[str]:
+    """str and repr of an exception and of everything chained to it."""
+    texts: list[str] = []
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        texts += [str(current), repr(current), *map(str, current.args)]
+        todo += [current.__cause__, current.__context__]
+    return texts
+
+
+# -- happy paths -----------------------------------------------------------------------------
+
+
+def test_client_get_log_passes_both_key_casings_through(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
+) -> None:
+    # Given one job answering capitalised keys and one answering lowercase keys
+    bd_sim.add_job("j_lower", "c_shop", "done", inputs=4, success=4, key_case="lower")
+    client = make_client()
+    # When both logs are read / Then each comes back exactly as the API sent it
+    upper, lower = client.get_log("j_done"), client.get_log("j_lower")
+    assert upper["Status"] == "done" and upper["Fails"] == 2 and upper["Success_rate"] == 0.8
+    assert lower["status"] == "done" and lower["success"] == 4 and "Status" not in lower
+
+
+def test_client_list_jobs_reads_every_page_of_500(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
+) -> None:
+    # Given 1203 jobs today plus one from last week
+    for i in range(1202):
+        bd_sim.add_job(f"j_p{i:04d}", "c_shop", "done", created=NOW - timedelta(seconds=i + 1))
+    bd_sim.add_job("j_old", "c_shop", "done", created=NOW - timedelta(days=7))
+    bd_sim.reset_counts()
+    # When today's jobs are listed
+    jobs = make_client().list_jobs("c_shop", TODAY, TODAY)
+    # Then all 1203 come in 3 requests, newest first, none twice, last week's left out
+    ids = [job["id"] for job in jobs]
+    assert len(ids) == len(set(ids)) == 1203
+    assert bd_sim.count("collector_jobs") == 3
+    assert ids[0] == "j_p0000" and "j_old" not in ids
+    assert all(r.status == 200 for r in bd_sim.requests)
+
+
+def test_client_list_jobs_sends_collector_dates_and_sort(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
+) -> None:
+    # Given a job created yesterday
+    bd_sim.add_job("j_yday", "c_shop", "done", created=NOW - timedelta(days=1))
+    client = make_client()
+    # When listing a window that covers only yesterday, then only today
+    yesterday = client.list_jobs("c_shop", TODAY - timedelta(days=1), TODAY - timedelta(days=1))
+    today = client.list_jobs("c_shop", TODAY, TODAY)
+    # Then the day filter of the API decides
+    assert [job["id"] for job in yesterday] == ["j_yday"]
+    assert [job["id"] for job in today] == ["j_done"]
+
+
+def test_client_list_jobs_rejects_a_reversed_window(
+    make_client: Callable[..., BrightDataClient],
+) -> None:
+    with pytest.raises(ValueError, match="after"):
+        make_client().list_jobs("c_shop", TODAY, TODAY - timedelta(days=1))
+
+
+def test_client_list_collectors_follows_pages(
+    make_client: Callable[..., BrightDataClient],
+) -> None:
+    # Given an account with 5 collectors answered 2 per page
+    with BrightDataSimulator(TOKEN, now=NOW, collectors_page_size=2) as paged:
+        for i in range(5):
+            paged.add_collector(f"c_{i}", f"Collector {i}")
+        # When listed
+        collectors = make_client(base_url=paged.url).list_collectors()
+        # Then all come, in 3 requests
+        assert [c["id"] for c in collectors] == [f"c_{i}" for i in range(5)]
+        assert paged.count("collectors_list") == 3
+
+
+def test_client_get_errors_caps_at_limit_and_tolerates_none(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
+) -> None:
+    bd_sim.add_job("j_clean", "c_shop", "done")
+    client = make_client()
+    assert len(client.get_errors("j_done")) == 3
+    assert len(client.get_errors("j_done", limit=2)) == 2
+    assert client.get_errors("j_clean") == []
+    # Given an answer without the list at all / Then still no error
+    bd_sim.inject("hp_errors", "wrong_type", body={})
+    assert client.get_errors("j_done") == []
+
+
+def test_client_rerun_asks_for_failed_inputs_only(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
+) -> None:
+    # When the 2 failed inputs of j_done are re-run
+    answer = make_client().rerun("j_done")
+    # Then a new queued job with 2 inputs exists
+    new_id = answer["collection_id"]
+    assert new_id.startswith("j_") and "start_eta" in answer
+    assert make_client().get_log(new_id)["Inputs"] == 2
+    assert bd_sim.count("rerun", method="POST") == 1
+
+
+def test_client_token_callable_is_resolved_once_and_lazily(
+    make_client: Callable[..., BrightDataClient],
+) -> None:
+    # Given a token source that counts its calls
+    calls: list[int] = []
+
+    def fetch_token() -> str:
+        calls.append(1)
+        return TOKEN + "\n"  # SSM values may carry a trailing newline
+
+    # When the client is built, nothing is fetched; after two calls, one fetch
+    client = make_client(token=fetch_token)
+    assert calls == []
+    client.get_log("j_done")
+    client.get_log("j_done")
+    assert calls == [1]
+
+
+def test_client_shared_by_16_threads_counts_every_request(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
+) -> None:
+    client = make_client(pool_maxsize=4)
+    with ThreadPoolExecutor(16) as pool:
+        logs = list(pool.map(lambda _: client.get_log("j_done"), range(200)))
+    assert all(log["Id"] == "j_done" for log in logs)
+    assert client.stats.snapshot()["requests"] == {Endpoint.LOG.value: 200}
+    assert bd_sim.count("log") == 200
+
+
+# -- retries -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", [500, 502, 503, 504])
+def test_client_retries_5xx_then_succeeds(
+    bd_sim: BrightDataSimulator,
+    make_client: Callable[..., BrightDataClient],
+    sleeps: RecordingSleep,
+    code: int,
+) -> None:
+    # Given two server errors before a good answer
+    bd_sim.inject("log", "status", code=code, times=2)
+    client = make_client()
+    # When the log is read
+    log = client.get_log("j_done")
+    # Then it arrives on the third request after backoffs of base, 2*base
+    assert log["Id"] == "j_done"
+    assert bd_sim.count("log", job_id="j_done") == 3
+    assert sleeps.calls == pytest.approx([BASE, 2 * BASE])
+    assert client.stats.snapshot()["retries"] == {Endpoint.LOG.value: 2}
+
+
+def test_client_5xx_forever_raises_transient_after_max_attempts(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
+) -> None:
+    bd_sim.inject("log", "status", code=503, times=None)
+    client = make_client(max_attempts=3)
+    with pytest.raises(Transient) as caught:
+        client.get_log("j_done")
+    assert bd_sim.count("log") == 3
+    assert caught.value.status == 503
+    assert caught.value.endpoint == "/dca/log/{id}"
+    assert caught.value.job_id == "j_done"
+    assert client.stats.snapshot()["errors"] == {"transient": 1}
+
+
+def test_client_429_with_retry_after_seconds_waits_that_long(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient], sleeps: RecordingSleep
+) -> None:
+    bd_sim.inject("log", "rate_limit", retry_after=1)
+    assert make_client().get_log("j_done")["Id"] == "j_done"
+    assert sleeps.calls == [1]
+    assert bd_sim.count("log") == 2
+
+
+def test_client_429_with_retry_after_http_date_waits_until_then(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient], sleeps: RecordingSleep
+) -> None:
+    # Given a Retry-After that names a moment about 3 s ahead (HTTP-dates have 1 s resolution)
+    bd_sim.inject("log", "rate_limit", retry_after=datetime.now(UTC) + timedelta(seconds=3))
+    assert make_client().get_log("j_done")["Id"] == "j_done"
+    assert len(sleeps.calls) == 1
+    assert 1.0 < sleeps.calls[0] <= 3.5
+
+
+def test_client_429_without_retry_after_backs_off(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient], sleeps: RecordingSleep
+) -> None:
+    bd_sim.inject("log", "rate_limit", retry_after=None, times=2)
+    assert make_client().get_log("j_done")["Id"] == "j_done"
+    assert sleeps.calls == pytest.approx([BASE, 2 * BASE])
+
+
+def test_client_unreadable_retry_after_falls_back_to_backoff(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient], sleeps: RecordingSleep
+) -> None:
+    bd_sim.inject("log", "rate_limit", retry_after="soon, maybe")
+    assert make_client().get_log("j_done")["Id"] == "j_done"
+    assert sleeps.calls == pytest.approx([BASE])
+
+
+def test_client_retry_after_beyond_budget_raises_rate_limited_at_once(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient], sleeps: RecordingSleep
+) -> None:
+    # Given a Retry-After of 2 minutes and a call budget of 5 s
+    bd_sim.inject("log", "rate_limit", retry_after=120)
+    started = time.monotonic()
+    # When the log is read / Then RateLimited, without waiting, after one request
+    with pytest.raises(RateLimited) as caught:
+        make_client(call_budget_seconds=5).get_log("j_done")
+    assert time.monotonic() - started < 2
+    assert caught.value.retry_after == 120
+    assert caught.value.status == 429
+    assert sleeps.calls == []
+    assert bd_sim.count("log") == 1
+
+
+def test_client_429_forever_raises_rate_limited_after_max_attempts(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient], sleeps: RecordingSleep
+) -> None:
+    bd_sim.inject("log", "rate_limit", retry_after=1, times=None)
+    with pytest.raises(RateLimited) as caught:
+        make_client(max_attempts=3).get_log("j_done")
+    assert caught.value.retry_after == 1
+    assert bd_sim.count("log") == 3
+    assert sleeps.calls == [1, 1]
+
+
+def test_client_backoff_respects_the_budget_with_real_sleep(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
+) -> None:
+    # Given real sleeping, a 0.4 s backoff base and a 1 s budget, against endless 503s
+    bd_sim.inject("log", "status", code=503, times=None)
+    client = make_client(sleep=time.sleep, backoff_base=0.4, call_budget_seconds=1.0)
+    started = time.monotonic()
+    # When the log is read / Then it gives up within the budget (0.4 s waited, 0.8 s would not fit)
+    with pytest.raises(Transient):
+        client.get_log("j_done")
+    assert time.monotonic() - started < 1.5
+    assert bd_sim.count("log") == 2
+
+
+def test_client_connection_reset_is_retried_for_get(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
+) -> None:
+    bd_sim.inject("log", "reset")
+    assert make_client().get_log("j_done")["Id"] == "j_done"
+    assert bd_sim.count("log") == 2
+
+
+def test_client_read_stall_raises_transient_after_timeouts(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
+) -> None:
+    # Given a server that stalls longer than the read timeout, every time
+    bd_sim.inject("log", "stall", seconds=3, times=None)
+    started = time.monotonic()
+    with pytest.raises(Transient, match="read timed out") as caught:
+        make_client(read_timeout=0.3, max_attempts=2).get_log("j_done")
+    # Then both attempts timed out quickly
+    assert time.monotonic() - started < 2
+    assert bd_sim.count("log") == 2
+    assert caught.value.status is None
+
+
+def test_client_connection_refused_raises_transient(
+    make_client: Callable[..., BrightDataClient], sleeps: RecordingSleep
+) -> None:
+    # Given a port nobody listens on
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = make_client(base_url=f"http://127.0.0.1:{port}", max_attempts=3)
+    with pytest.raises(Transient, match="connection failed"):
+        client.get_log("j_done")
+    assert client.stats.snapshot()["retries_total"] == 2
+    assert len(sleeps.calls) == 2
+
+
+@pytest.mark.parametrize(
+    ("kind", "params"),
+    [("status", {"code": 503}), ("reset", {}), ("stall", {"seconds": 3})],
+)
+def test_client_rerun_is_not_retried_once_sent(
+    bd_sim: BrightDataSimulator,
+    make_client: Callable[..., BrightDataClient],
+    kind: str,
+    params: dict[str, Any],
+) -> None:
+    # Given a rerun that fails after the request reached the server
+    bd_sim.inject("rerun", kind, **params)
+    # When re-run / Then Transient after one request: a second POST could start a second job
+    with pytest.raises(Transient):
+        make_client(read_timeout=0.3).rerun("j_done")
+    assert bd_sim.count("rerun") == 1
+    # at most the one job the server may have started before the answer was lost
+    assert len(bd_sim.job_ids("c_shop")) <= 2
+
+
+# -- errors that are never retried --------------------------------------------------------
+
+
+def test_client_wrong_token_raises_unauthorized_after_one_request(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
+) -> None:
+    with pytest.raises(Unauthorized) as caught:
+        make_client(token="not-the-token").get_log("j_done")
+    assert caught.value.status == 401
+    assert bd_sim.count() == 1
+
+
+def test_client_injected_401_raises_unauthorized_after_one_request(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
+) -> None:
+    bd_sim.inject("collector_jobs", "unauthorized")
+    with pytest.raises(Unauthorized):
+        make_client().list_jobs("c_shop", TODAY, TODAY)
+    assert bd_sim.count() == 1
+
+
+@pytest.mark.parametrize("how", ["unknown", "removed", "injected"])
+def test_client_missing_job_raises_not_found_after_one_request(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient], how: str
+) -> None:
+    job_id = "j_nobody" if how == "unknown" else "j_done"
+    if how == "removed":
+        bd_sim.remove_job("j_done")
+    if how == "injected":
+        bd_sim.inject("log", "not_found", job_id="j_done")
+    with pytest.raises(NotFound) as caught:
+        make_client().get_log(job_id)
+    assert (caught.value.status, caught.value.job_id) == (404, job_id)
+    assert bd_sim.count("log") == 1
+
+
+def test_client_other_4xx_raises_brightdata_error_with_server_text(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
+) -> None:
+    bd_sim.inject("collector_jobs", "status", code=400, body={"error": "Missing collector parameter"})
+    with pytest.raises(BrightDataError, match="Missing collector parameter") as caught:
+        make_client().list_jobs("c_shop", TODAY, TODAY)
+    assert caught.value.status == 400
+    assert bd_sim.count() == 1
+
+
+# -- bad answers --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "kind", "params"),
+    [
+        ("log", "malformed", {}),
+        ("log", "malformed", {"body": "<html>Bad gateway</html>"}),
+        ("log", "wrong_type", {"body": [{"Id": "j_done"}]}),
+        ("log", "wrong_type", {"body": "done"}),
+        ("collector_jobs", "wrong_type", {"fields": {"data": {"id": "j_done"}}}),
+        ("collector_jobs", "wrong_type", {"fields": {"data": ["j_done"]}}),
+        ("collector_jobs", "wrong_type", {"fields": {"total": "many"}}),
+        ("collector_jobs", "wrong_type", {"body": []}),
+        ("hp_errors", "wrong_type", {"body": {"errors": "none"}}),
+        ("hp_errors", "wrong_type", {"body": {"errors": ["Timeout"]}}),
+        ("collectors_list", "malformed", {}),
+        ("rerun", "wrong_type", {"body": ["j_x"]}),
+    ],
+)
+def test_client_bad_answer_raises_bad_response_without_retry(
+    bd_sim: BrightDataSimulator,
+    make_client: Callable[..., BrightDataClient],
+    endpoint: str,
+    kind: str,
+    params: dict[str, Any],
+) -> None:
+    bd_sim.inject(endpoint, kind, **params)
+    client = make_client()
+    calls: dict[str, Callable[[], object]] = {
+        "log": lambda: client.get_log("j_done"),
+        "collector_jobs": lambda: client.list_jobs("c_shop", TODAY, TODAY),
+        "hp_errors": lambda: client.get_errors("j_done"),
+        "collectors_list": client.list_collectors,
+        "rerun": lambda: client.rerun("j_done"),
+    }
+    with pytest.raises(BadResponse):
+        calls[endpoint]()
+    assert bd_sim.count(endpoint) == 1
+    assert client.stats.snapshot()["errors"] == {"bad_response": 1}
+
+
+def test_client_wrong_field_types_pass_through_to_the_parser(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
+) -> None:
+    # Given a log whose Fails is a word: the client checks shape, joblog checks fields
+    bd_sim.inject("log", "wrong_type", fields={"Fails": "many"})
+    assert make_client().get_log("j_done")["Fails"] == "many"
+
+
+# -- secrets and hostile input ------------------------------------------------------------
+
+
+def _fail_in_every_way(bd_sim: BrightDataSimulator) -> list[tuple[str, Callable[[], None]]]:
+    def injected(endpoint: str, kind: str, **params: Any) -> Callable[[], None]:
+        return lambda: bd_sim.inject(endpoint, kind, times=None, **params)
+
+    def echo_token() -> None:
+        body = {"error": f"token Bearer {TOKEN} is not valid for {TOKEN[:5]}"}
+        bd_sim.inject("log", "status", code=400, body=body, times=None)
+
+    return [
+        ("401", injected("log", "unauthorized")),
+        ("404", injected("log", "not_found")),
+        ("429", injected("log", "rate_limit", retry_after=1)),
+        ("429-long", injected("log", "rate_limit", retry_after=3600)),
+        ("503", injected("log", "status", code=503)),
+        ("500-echo", injected("log", "status", code=500, body={"error": f"bad {TOKEN}"})),
+        ("400-echo", echo_token),
+        ("malformed", injected("log", "malformed", body=f"oops {TOKEN}")),
+        ("wrong-type", injected("log", "wrong_type", body=[TOKEN])),
+        ("reset", injected("log", "reset")),
+        ("stall", injected("log", "stall", seconds=2)),
+        ("refused", bd_sim.stop),
+    ]
+
+
+@pytest.mark.parametrize("case", range(12))
+def test_client_errors_never_contain_the_token(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient], case: int
+) -> None:
+    # Given a request failing in one of many ways (some servers even echo the token back)
+    name, arrange = _fail_in_every_way(bd_sim)[case]
+    client = make_client(read_timeout=0.3, max_attempts=2)
+    arrange()
+    # When it fails
+    with pytest.raises(BrightDataError) as caught:
+        client.get_log("j_done")
+    # Then no text of the exception, nor of anything chained to it, holds the token
+    for text in exception_texts(caught.value):
+        assert TOKEN not in text, f"{name}: token leaked in {text!r}"
+    assert TOKEN not in repr(client)
+
+
+@pytest.mark.parametrize("bad_token", ["", "   ", "tok en", "tok\r\nX-Evil: 1", "t\u00f6ken", None])
+def test_client_unsendable_token_raises_unauthorized_without_request(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient], bad_token: Any
+) -> None:
+    with pytest.raises(Unauthorized) as caught:
+        make_client(token=lambda: bad_token).get_log("j_done")
+    if bad_token and bad_token.strip():
+        for text in exception_texts(caught.value):
+            assert bad_token.strip() not in text
+    assert bd_sim.count() == 0
+
+
+HOSTILE = ["../x", "j_../x", "j_a?b=1", "j_%2F", "j_a b", "j_\u00e9", "j_" + "x" * 10_000, 7]
+
+
+@pytest.mark.parametrize("bad", HOSTILE)
+@pytest.mark.parametrize("call", ["get_log", "get_errors", "rerun", "list_jobs"])
+def test_client_hostile_id_sends_no_request(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient], bad: Any, call: str
+) -> None:
+    client = make_client()
+    with pytest.raises(InvalidId):
+        if call == "list_jobs":
+            client.list_jobs(bad, TODAY, TODAY)
+        else:
+            getattr(client, call)(bad)
+    assert bd_sim.count() == 0
+    assert client.stats.snapshot()["requests_total"] == 0

@@ -1,0 +1,150 @@
+"""Property specs: whatever JSON arrives, parse_job_log fails only with JobLogError, and
+whatever it accepts, the rules can judge."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from job_alerts.joblog import JobLog, JobLogError, parse_job_log
+from job_alerts.rules import Rule, Verdict, judge
+from job_alerts.thresholds import Thresholds
+
+PROPERTY_SETTINGS = settings(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
+json_values = st.recursive(
+    scalars,
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+
+REAL_KEYS = [
+    "Id",
+    "Status",
+    "Collector",
+    "Template",
+    "Inputs",
+    "dup_inputs",
+    "Lines",
+    "Fails",
+    "Pages",
+    "Pages_left",
+    "Success",
+    "Navigations",
+    "created",
+    "started",
+    "finished",
+    "trigger",
+    "Success_rate",
+    "Job_time",
+    "Queue_time",
+]
+key_spellings = st.sampled_from(REAL_KEYS).flatmap(
+    lambda key: st.sampled_from([key, key.lower(), key.upper(), f" {key} "])
+)
+# Values that look like what the API sends, plus near misses, plus anything at all.
+plausible_values = st.one_of(
+    st.sampled_from(
+        ["done", "DONE", " running ", "canceled", "cancelled", "failed", "queued", "exploded", ""]
+    ),
+    st.integers(min_value=-3, max_value=10**6),
+    st.integers(min_value=-3, max_value=10**6).map(str),
+    st.floats(min_value=-0.5, max_value=1.5),
+    st.floats(min_value=0, max_value=1).map(str),
+    st.datetimes(timezones=st.none() | st.just(UTC)).map(lambda moment: moment.isoformat()),
+    st.sampled_from(["2025-04-28T13:22:16.857Z", "2025-04-28T15:22:16+02:00", "yesterday"]),
+    json_values,
+)
+log_like_payloads = st.dictionaries(key_spellings, plausible_values, max_size=12)
+
+valid_thresholds = st.builds(
+    Thresholds,
+    min_success_rate=st.floats(min_value=0, max_value=1),
+    max_fails=st.integers(min_value=0, max_value=10**6),
+    max_fail_ratio=st.none() | st.floats(min_value=0, max_value=1),
+    max_queue_minutes=st.floats(min_value=0.01, max_value=10**6),
+    max_run_minutes=st.floats(min_value=0.01, max_value=10**6),
+    min_lines=st.integers(min_value=0, max_value=10**6),
+)
+aware_now = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+)
+job_ids = st.none() | st.sampled_from(["j_abc", "vj_1", " ", ""])
+
+
+def _parse_or_none(payload: Any, job_id: str | None) -> JobLog | None:
+    try:
+        return parse_job_log(payload, job_id=job_id)
+    except JobLogError:
+        return None
+
+
+@PROPERTY_SETTINGS
+@given(payload=json_values, job_id=job_ids)
+def test_parse_job_log_on_any_json_raises_only_job_log_error(
+    payload: Any, job_id: str | None
+) -> None:
+    # Given any JSON value / When parsed / Then it is a JobLog or a JobLogError, nothing else
+    result = _parse_or_none(payload, job_id)
+    assert result is None or isinstance(result, JobLog)
+
+
+@PROPERTY_SETTINGS
+@given(
+    payload=log_like_payloads,
+    job_id=job_ids,
+    thresholds=valid_thresholds,
+    now=aware_now,
+)
+def test_judge_never_raises_on_a_parsed_job_log(
+    payload: dict[str, Any], job_id: str | None, thresholds: Thresholds, now: datetime
+) -> None:
+    # Given a payload shaped like a real answer with arbitrary values
+    job = _parse_or_none(payload, job_id)
+    if job is None:
+        return
+    # When the accepted JobLog is judged
+    results = judge(job, thresholds, now)
+    # Then every enabled rule answers once, and only a breach carries a finding
+    expected = len(Rule) - (thresholds.max_fail_ratio is None)
+    assert len(results) == expected
+    for result in results:
+        assert (result.finding is not None) == (result.verdict is Verdict.BREACH)
+    # And the parsed values keep their invariants
+    assert job.success_rate is None or 0 <= job.success_rate <= 1
+    for moment in (job.created, job.started, job.finished):
+        assert moment is None or moment.tzinfo is UTC
+
+
+def _has_nan(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isnan(value)
+    if isinstance(value, dict):
+        return any(_has_nan(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_nan(item) for item in value)
+    return False
+
+
+@PROPERTY_SETTINGS
+@given(payload=log_like_payloads)
+def test_job_log_to_dict_from_dict_round_trips(payload: dict[str, Any]) -> None:
+    job = _parse_or_none(payload, "j_abc")
+    # NaN in an unknown field can be stored but never compares equal to itself.
+    if job is None or _has_nan(dict(job.extra)):
+        return
+    stored = json.loads(json.dumps(job.to_dict()))
+    rebuilt = JobLog.from_dict(stored)
+    assert rebuilt == job
+    assert rebuilt.fingerprint() == job.fingerprint()
