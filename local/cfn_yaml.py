@@ -3,6 +3,7 @@ become the long JSON form ({"Ref": ...}, {"Fn::Sub": ...}) that CloudFormation i
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -126,11 +127,28 @@ def evaluate_conditions(template: dict[str, Any], parameters: dict[str, str]) ->
     return results
 
 
+def _substitute_parameters(arg: Any, parameters: dict[str, str]) -> Any:
+    """Replace ${Parameter} in a Fn::Sub argument (text, or [text, variables]); names the
+    variables map defines, resources and pseudo parameters stay for CloudFormation."""
+    text, variables = (arg, {}) if isinstance(arg, str) else arg
+    if not isinstance(text, str):
+        return arg
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in parameters and name not in variables:
+            return parameters[name]
+        return match.group(0)
+
+    substituted = re.sub(r"\$\{([^}!.]+)\}", replace, text)
+    return substituted if isinstance(arg, str) else [substituted, variables]
+
+
 def resolve(template: dict[str, Any], overrides: dict[str, str] | None = None) -> dict[str, Any]:
     """What CloudFormation would deploy for these parameters: conditions evaluated, resources and
-    outputs whose condition is false removed, Fn::If and AWS::NoValue resolved, Refs to
-    parameters replaced by their values. Other intrinsics (GetAtt, Sub, Refs to resources)
-    are left as they are."""
+    outputs whose condition is false removed, Fn::If and AWS::NoValue resolved, parameters
+    (by Ref or inside Fn::Sub) replaced by their values. References to resources and pseudo
+    parameters are left as they are."""
     parameters = parameter_values(template, overrides)
     conditions = evaluate_conditions(template, parameters)
 
@@ -145,6 +163,8 @@ def resolve(template: dict[str, Any], overrides: dict[str, str] | None = None) -
                     return _NO_VALUE
                 if key == "Ref" and arg in parameters:
                     return parameters[arg]
+                if key == "Fn::Sub":
+                    return {key: _substitute_parameters(walk(arg), parameters)}
             resolved = {key: walk(item) for key, item in node.items()}
             return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
         if isinstance(node, list):

@@ -201,9 +201,7 @@ class _Handler(BaseHTTPRequestHandler):
     def reset(self) -> None:
         # SO_LINGER 0 turns the close into a TCP reset: the client gets no answer at all.
         with contextlib.suppress(OSError):
-            self.connection.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-            )
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.close_connection = True
 
 
@@ -255,7 +253,7 @@ class BrightDataSimulator:
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.01},
             name="bright-data-simulator",
             daemon=True,
         )
@@ -447,9 +445,7 @@ class BrightDataSimulator:
         with self._lock:
             self._faults.clear()
 
-    def _take_faults(
-        self, endpoint: str, job_id: str | None
-    ) -> tuple[float, _Fault | None]:
+    def _take_faults(self, endpoint: str, job_id: str | None) -> tuple[float, _Fault | None]:
         delay = self.latency
         chosen: _Fault | None = None
         with self._lock:
@@ -759,9 +755,7 @@ def _demo(simulator: BrightDataSimulator) -> None:
         finished=now - timedelta(minutes=10), key_case="lower",
         errors=[{"url": "https://example.com/p/1", "error": "Timeout", "consumer": "demo"}],
     )  # fmt: skip
-    simulator.add_job(
-        "j_demo_stuck", "c_demo_reviews", "queued", created=now - timedelta(hours=3)
-    )
+    simulator.add_job("j_demo_stuck", "c_demo_reviews", "queued", created=now - timedelta(hours=3))
 
 
 def main(argv: list[str] | None = None) -> None:

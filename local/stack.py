@@ -23,7 +23,7 @@ TEMPLATE = ROOT / "template.yaml"
 REGION = "us-east-1"
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's dummy credentials
+    "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
@@ -40,8 +40,12 @@ class MotoServer:
     """moto in server mode on 127.0.0.1 (a real HTTP endpoint, reached via AWS_ENDPOINT_URL)."""
 
     def __init__(self, port: int | None = None) -> None:
+        import logging
+
         from moto.server import ThreadedMotoServer
 
+        # One access-log line per AWS call drowns everything else out.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.port = port or free_port()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -95,7 +99,7 @@ class _Resolver:
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
-            (key, arg), = node.items()
+            ((key, arg),) = node.items()
             if key == "Ref":
                 return _NO_VALUE if arg == "AWS::NoValue" else self.parameters.get(arg, arg)
             if key == "Fn::Equals":

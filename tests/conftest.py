@@ -17,7 +17,7 @@ from local.stack import LocalStack, MotoServer, provision
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
-SIM_TOKEN = "sim-token-0123456789abcdef"  # noqa: S105 - the simulator's fake token
+SIM_TOKEN = "sim-token-0123456789abcdef"
 
 
 def load_event(name: str) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from job_alerts import factory
 from job_alerts.config import ConfigError
 from job_alerts.observability import logger, metrics, tracer

@@ -124,8 +124,12 @@ def test_client_get_log_passes_both_key_casings_through(
     client = make_client()
     # When both logs are read / Then each comes back exactly as the API sent it
     upper, lower = client.get_log("j_done"), client.get_log("j_lower")
-    assert upper["Status"] == "done" and upper["Fails"] == 2 and upper["Success_rate"] == 0.8
-    assert lower["status"] == "done" and lower["success"] == 4 and "Status" not in lower
+    assert upper["Status"] == "done"
+    assert upper["Fails"] == 2
+    assert upper["Success_rate"] == 0.8
+    assert lower["status"] == "done"
+    assert lower["success"] == 4
+    assert "Status" not in lower
 
 
 def test_client_list_jobs_reads_every_page_of_500(
@@ -142,7 +146,8 @@ def test_client_list_jobs_reads_every_page_of_500(
     ids = [job["id"] for job in jobs]
     assert len(ids) == len(set(ids)) == 1203
     assert bd_sim.count("collector_jobs") == 3
-    assert ids[0] == "j_p0000" and "j_old" not in ids
+    assert ids[0] == "j_p0000"
+    assert "j_old" not in ids
     assert all(r.status == 200 for r in bd_sim.requests)
 
 
@@ -201,7 +206,8 @@ def test_client_rerun_asks_for_failed_inputs_only(
     answer = make_client().rerun("j_done")
     # Then a new queued job with 2 inputs exists
     new_id = answer["collection_id"]
-    assert new_id.startswith("j_") and "start_eta" in answer
+    assert new_id.startswith("j_")
+    assert "start_eta" in answer
     assert make_client().get_log(new_id)["Inputs"] == 2
     assert bd_sim.count("rerun", method="POST") == 1
 
@@ -272,7 +278,9 @@ def test_client_5xx_forever_raises_transient_after_max_attempts(
 
 
 def test_client_429_with_retry_after_seconds_waits_that_long(
-    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient], sleeps: RecordingSleep
+    bd_sim: BrightDataSimulator,
+    make_client: Callable[..., BrightDataClient],
+    sleeps: RecordingSleep,
 ) -> None:
     bd_sim.inject("log", "rate_limit", retry_after=1)
     assert make_client().get_log("j_done")["Id"] == "j_done"
@@ -281,7 +289,9 @@ def test_client_429_with_retry_after_seconds_waits_that_long(
 
 
 def test_client_429_with_retry_after_http_date_waits_until_then(
-    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient], sleeps: RecordingSleep
+    bd_sim: BrightDataSimulator,
+    make_client: Callable[..., BrightDataClient],
+    sleeps: RecordingSleep,
 ) -> None:
     # Given a Retry-After that names a moment about 3 s ahead (HTTP-dates have 1 s resolution)
     bd_sim.inject("log", "rate_limit", retry_after=datetime.now(UTC) + timedelta(seconds=3))
@@ -291,7 +301,9 @@ def test_client_429_with_retry_after_http_date_waits_until_then(
 
 
 def test_client_429_without_retry_after_backs_off(
-    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient], sleeps: RecordingSleep
+    bd_sim: BrightDataSimulator,
+    make_client: Callable[..., BrightDataClient],
+    sleeps: RecordingSleep,
 ) -> None:
     bd_sim.inject("log", "rate_limit", retry_after=None, times=2)
     assert make_client().get_log("j_done")["Id"] == "j_done"
@@ -299,7 +311,9 @@ def test_client_429_without_retry_after_backs_off(
 
 
 def test_client_unreadable_retry_after_falls_back_to_backoff(
-    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient], sleeps: RecordingSleep
+    bd_sim: BrightDataSimulator,
+    make_client: Callable[..., BrightDataClient],
+    sleeps: RecordingSleep,
 ) -> None:
     bd_sim.inject("log", "rate_limit", retry_after="soon, maybe")
     assert make_client().get_log("j_done")["Id"] == "j_done"
@@ -307,7 +321,9 @@ def test_client_unreadable_retry_after_falls_back_to_backoff(
 
 
 def test_client_retry_after_beyond_budget_raises_rate_limited_at_once(
-    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient], sleeps: RecordingSleep
+    bd_sim: BrightDataSimulator,
+    make_client: Callable[..., BrightDataClient],
+    sleeps: RecordingSleep,
 ) -> None:
     # Given a Retry-After of 2 minutes and a call budget of 5 s
     bd_sim.inject("log", "rate_limit", retry_after=120)
@@ -323,7 +339,9 @@ def test_client_retry_after_beyond_budget_raises_rate_limited_at_once(
 
 
 def test_client_429_forever_raises_rate_limited_after_max_attempts(
-    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient], sleeps: RecordingSleep
+    bd_sim: BrightDataSimulator,
+    make_client: Callable[..., BrightDataClient],
+    sleeps: RecordingSleep,
 ) -> None:
     bd_sim.inject("log", "rate_limit", retry_after=1, times=None)
     with pytest.raises(RateLimited) as caught:
@@ -442,7 +460,9 @@ def test_client_missing_job_raises_not_found_after_one_request(
 def test_client_other_4xx_raises_brightdata_error_with_server_text(
     bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
 ) -> None:
-    bd_sim.inject("collector_jobs", "status", code=400, body={"error": "Missing collector parameter"})
+    bd_sim.inject(
+        "collector_jobs", "status", code=400, body={"error": "Missing collector parameter"}
+    )
     with pytest.raises(BrightDataError, match="Missing collector parameter") as caught:
         make_client().list_jobs("c_shop", TODAY, TODAY)
     assert caught.value.status == 400
@@ -564,10 +584,13 @@ def test_client_hostile_id_sends_no_request(
     bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient], bad: Any, call: str
 ) -> None:
     client = make_client()
+    calls: dict[str, Callable[[], object]] = {
+        "get_log": lambda: client.get_log(bad),
+        "get_errors": lambda: client.get_errors(bad),
+        "rerun": lambda: client.rerun(bad),
+        "list_jobs": lambda: client.list_jobs(bad, TODAY, TODAY),
+    }
     with pytest.raises(InvalidId):
-        if call == "list_jobs":
-            client.list_jobs(bad, TODAY, TODAY)
-        else:
-            getattr(client, call)(bad)
+        calls[call]()
     assert bd_sim.count() == 0
     assert client.stats.snapshot()["requests_total"] == 0

@@ -29,6 +29,7 @@ from job_alerts.alerts import (
     slack_payload_for_sns,
     to_document,
 )
+from job_alerts.publish import sns_publish_request
 from job_alerts.rules import Rule, Severity
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
@@ -296,7 +297,7 @@ def test_document_round_trips_through_from_document(name: str) -> None:
     [
         ({"schema_version": 2}, "schema_version"),
         ({"schema_version": None}, "schema_version"),
-        ({"entries": [{"kind": "NOPE"}]}, ""),
+        ({"entries": [{"kind": "NOPE"}]}, "AlertKind"),
         ({"severity": "critical", "entries": "x"}, "entries"),
         ({"collector": "c_x"}, "collector"),
         ({"test": "yes"}, "test"),
@@ -430,8 +431,17 @@ def test_slack_stays_within_block_kit_limits_for_huge_alerts() -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(0, "0 s"), (59.4, "59 s"), (60, "1 min"), (3599, "59 min"), (3600, "1 h")]
-    + [(8100, "2 h 15 min"), (86400, "1 d"), (97200, "1 d 3 h"), (-5, "0 s")],
+    [
+        (0, "0 s"),
+        (59.4, "59 s"),
+        (60, "1 min"),
+        (3599, "59 min"),
+        (3600, "1 h"),
+        (8100, "2 h 15 min"),
+        (86400, "1 d"),
+        (97200, "1 d 3 h"),
+        (-5, "0 s"),
+    ],
 )
 def test_format_duration_reads_like_a_person_would_say_it(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
@@ -467,4 +477,40 @@ def test_alert_needs_entries_and_an_aware_time() -> None:
     with pytest.raises(ValueError, match="entry"):
         _alert([], [])
     with pytest.raises(ValueError, match="timezone"):
-        _alert([_success_rate_alarm()], [], created_at=datetime(2025, 1, 1))  # noqa: DTZ001
+        _alert([_success_rate_alarm()], [], created_at=datetime(2025, 1, 1))
+
+
+def test_sns_publish_request_carries_document_email_and_attributes() -> None:
+    # Given an alert document
+    doc = to_document(CASES["alarm_success_rate"])
+    # When the publish request is built
+    request = sns_publish_request(doc, "arn:aws:sns:us-east-1:123456789012:alerts")
+    # Then SNS gets the JSON document by default, plain text for email, and the attributes
+    message = json.loads(request["Message"])
+    assert request["MessageStructure"] == "json"
+    assert set(message) == {"default", "email"}
+    assert json.loads(message["default"]) == doc
+    assert message["email"] == render_email(doc)
+    assert request["Subject"] == render_subject(doc)
+    assert request["MessageAttributes"]["severity"] == {
+        "DataType": "String",
+        "StringValue": "critical",
+    }
+
+
+def test_sns_publish_request_drops_job_details_to_fit_the_size_limit() -> None:
+    # Given an alert about 400 jobs with long error details (far beyond 256 KB)
+    errors = ErrorSummary(
+        kinds=tuple((f"error {i} " + "x" * 150, i) for i in range(5)),
+        samples=tuple((f"https://example.com/{'p' * 190}{i}", "e" * 150) for i in range(3)),
+    )
+    jobs = [_job(f"j_{i:018d}", errors=errors) for i in range(400)]
+    doc = to_document(_alert([_success_rate_alarm()], jobs))
+    # When the publish request is built
+    request = sns_publish_request(doc, "arn:aws:sns:us-east-1:123456789012:alerts")
+    # Then it fits, lists fewer jobs, and still says how many were affected
+    assert len(request["Message"].encode()) <= 256 * 1024 - 4096
+    published = json.loads(json.loads(request["Message"])["default"])
+    assert 0 < len(published["jobs"]) < 400
+    assert published["affected_jobs"] == 400
+    assert "more jobs not listed" in json.loads(request["Message"])["email"]

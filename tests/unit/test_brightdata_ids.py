@@ -94,8 +94,11 @@ def test_validate_job_id_message_quotes_a_short_escaped_prefix(bad: str) -> None
     # Then the message stays short, printable ASCII and says what was expected
     assert len(message) < 200
     assert message.isascii()
-    assert "\r" not in message and "\n" not in message and "\x1b" not in message
-    assert "j_" in message and "expected" in message
+    assert "\r" not in message
+    assert "\n" not in message
+    assert "\x1b" not in message
+    assert "j_" in message
+    assert "expected" in message
 
 
 def test_validate_job_id_names_the_wrong_type() -> None:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from job_alerts.joblog import JobLog, JobLogError, JobStatus, parse_job_log
 
 # The documented example answer of GET /dca/log/{job_id}.

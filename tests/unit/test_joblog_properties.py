@@ -10,6 +10,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from job_alerts.joblog import JobLog, JobLogError, parse_job_log
 from job_alerts.rules import Rule, Verdict, judge
 from job_alerts.thresholds import Thresholds

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from job_alerts.joblog import JobLog, JobStatus, parse_job_log
 from job_alerts.rules import (
     COLLECTOR_RULES,

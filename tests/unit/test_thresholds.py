@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from job_alerts.thresholds import (
     ENV_VARS,
     Overrides,

@@ -9,8 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from job_alerts.config import ConfigError, Settings
-from job_alerts.thresholds import Overrides, Thresholds, ThresholdsError, effective
-from job_alerts.thresholds import load_overrides_text
+from job_alerts.thresholds import (
+    Overrides,
+    Thresholds,
+    ThresholdsError,
+    effective,
+    load_overrides_text,
+)
 
 # Bright Data token and overrides are re-read at most this often by a warm Lambda.
 PARAMETER_MAX_AGE_SECONDS = 300
@@ -31,7 +36,7 @@ def aws_client(service: str) -> Any:
     config = Config(
         retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=15
     )
-    return boto3.client(service, config=config)  # type: ignore[call-overload]
+    return boto3.client(service, config=config)
 
 
 def token_provider(cfg: Settings) -> Callable[[], str]:
@@ -117,9 +122,7 @@ def secret_value(secret_id: str, key: str) -> str:
 
     from aws_lambda_powertools.utilities import parameters
 
-    raw = str(
-        parameters.get_secret(secret_id, max_age=PARAMETER_MAX_AGE_SECONDS)
-    ).strip()
+    raw = str(parameters.get_secret(secret_id, max_age=PARAMETER_MAX_AGE_SECONDS)).strip()
     if raw.startswith("{"):
         try:
             value = json.loads(raw).get(key)

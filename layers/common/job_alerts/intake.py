@@ -13,7 +13,7 @@ from typing import Any
 
 from job_alerts.brightdata import validate_job_id
 
-TOKEN_HEADER = "x-job-alerts-token"
+TOKEN_HEADER = "x-job-alerts-token"  # noqa: S105 - a header name, not a secret
 JOB_ID_PATTERN = re.compile(r"^(?:j|vj)_[A-Za-z0-9_]{1,64}$")
 # Keys under which a job id has been seen in notify payloads; the payload is undocumented, so
 # any top-level string that looks like a job id is taken as well.
@@ -52,7 +52,9 @@ def handle_webhook(
     if len(raw) > max_body_bytes * 4 // 3 + 4:
         return IntakeResponse(413, {"error": f"body larger than {max_body_bytes} bytes"})
     try:
-        body = base64.b64decode(raw, validate=True) if event.get("isBase64Encoded") else raw.encode()
+        body = (
+            base64.b64decode(raw, validate=True) if event.get("isBase64Encoded") else raw.encode()
+        )
     except ValueError:
         return IntakeResponse(400, {"error": "body is not valid base64"})
     if len(body) > max_body_bytes:

@@ -15,7 +15,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["JobLog", "JobLogError", "JobStatus", "parse_job_log"]
+__all__ = ["TERMINAL_STATUSES", "JobLog", "JobLogError", "JobStatus", "parse_job_log"]
 
 
 class JobLogError(ValueError):

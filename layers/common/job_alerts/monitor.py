@@ -56,6 +56,7 @@ from job_alerts.state import (
     RuleAlarm,
     StateStore,
     iso,
+    parse_iso,
     ttl_at,
 )
 from job_alerts.thresholds import Thresholds
@@ -70,6 +71,9 @@ ALERT_JOBS_SHOWN = 20
 MAX_CLAIMS_PER_ALERT = 90
 CLAIM_RETRIES = 3
 LOCAL_LEASE = timedelta(minutes=10)
+# Even when a collector's last_run says nothing new started, list its jobs this often: last_run's
+# exact meaning is not documented, and a missed job must not stay missed.
+FULL_LIST_INTERVAL = timedelta(minutes=30)
 
 
 @dataclass
@@ -176,12 +180,13 @@ class Monitor:
         summary.health = new_health.value
         self._health_transition(health, new_health, now, summary, dry_run, errors)
 
+        # Degraded: no per-job verdicts from partial data; every job stays live for later.
         if new_health is HealthState.HEALTHY:
-            settled_ok = self._evaluate(outcomes, now, summary, dry_run)
+            recorded = self._evaluate(outcomes, now, summary, dry_run)
             if not dry_run:
-                self.deliver_outbox(summary, own_only=True)
-                self._persist(outcomes, settled_ok, now, summary)
+                self._persist(outcomes, recorded, now, summary)
         if not dry_run:
+            self.deliver_outbox(summary, own_only=True)
             cursor = ordered[deferred_from - 1].live_sort_key if summary.jobs_deferred else None
             if cursor != health.live_cursor:
                 self.store.save_cursor(cursor)
@@ -221,7 +226,14 @@ class Monitor:
             previous = known.get(cid)
             # The API's last_run tells when a collector last started a job: unchanged means
             # nothing new to list. Without it we must list every run.
-            if last_run and previous and previous.get("last_run") == str(last_run):
+            listed_at = parse_iso(previous.get("listed_at")) if previous else None
+            if (
+                last_run
+                and previous
+                and previous.get("last_run") == str(last_run)
+                and listed_at is not None
+                and now - listed_at < FULL_LIST_INTERVAL
+            ):
                 continue
             try:
                 attempts += 1
@@ -244,7 +256,11 @@ class Monitor:
                     "collector_id": cid,
                     "name": self._names[cid],
                     "last_run": str(last_run or ""),
-                    "listed_at": iso(now),
+                    "listed_at": iso(now)
+                    if not (previous and previous.get("last_run") == str(last_run))
+                    or listed_at is None
+                    or now - listed_at >= FULL_LIST_INTERVAL
+                    else previous["listed_at"],
                 }
             )
         if found and not dry_run:
@@ -391,6 +407,10 @@ class Monitor:
                     findings[result.rule.value] += 1
             by_collector[cid].append((outcome.job, outcome.record, results))
         summary.findings = dict(findings)
+        if self.settings.repeat_after_minutes and self.settings.alert_mode is AlertMode.STATE:
+            # Collectors with nothing new to judge may still owe a reminder.
+            for cid in self.store.collectors_with_open_alarms():
+                by_collector.setdefault(cid, [])
 
         recorded: set[str] = set()
         for cid, judged in by_collector.items():
@@ -496,7 +516,9 @@ class Monitor:
                 # A live job only counts against a collector when it already breaches (fails
                 # only grow); its "ok" waits until it settles, so a running job cannot resolve
                 # an alarm it may still raise.
-                if verdict is Verdict.PENDING or (not job.settled and verdict is not Verdict.BREACH):
+                if verdict is Verdict.PENDING or (
+                    not job.settled and verdict is not Verdict.BREACH
+                ):
                     continue
                 if rule.value not in touched:
                     alarm = alarms.get(rule.value) or RuleAlarm(collector_id=cid, rule=rule.value)
@@ -509,7 +531,7 @@ class Monitor:
                     alarm_findings = pending_findings(pending, rule)
                     alarm_findings[job.job_id] = result
 
-        for rule_name, (alarm, version) in touched.items():
+        for alarm, version in touched.values():
             self._transition(alarm, version, now, pending)
         # Reminders for alarms that stayed open with nothing new to judge this run.
         if self.settings.repeat_after_minutes and not every_job:
@@ -519,9 +541,7 @@ class Monitor:
         pending.alarms = touched
         return pending
 
-    def _transition(
-        self, alarm: RuleAlarm, version: int, now: datetime, pending: _Pending
-    ) -> None:
+    def _transition(self, alarm: RuleAlarm, version: int, now: datetime, pending: _Pending) -> None:
         rule = Rule(alarm.rule)
         breaches = [job_id for job_id, verdict in alarm.outcomes if verdict == Verdict.BREACH]
         latest = alarm.outcomes[-1][1] if alarm.outcomes else None
@@ -627,8 +647,10 @@ class Monitor:
             ][:ALERT_JOBS_SHOWN]
             keys = sorted(f"{c.key[0]}|{c.key[1]}" for c in pending.claims)
             digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:12]
+            part = start // MAX_CLAIMS_PER_ALERT
+            stamp = now.strftime("%Y%m%dT%H%M%S")
             alert = Alert(
-                alert_id=f"{now.strftime('%Y%m%dT%H%M%S')}-{pending.collector_id or 'monitor'}-{digest}-{start // MAX_CLAIMS_PER_ALERT}",
+                alert_id=f"{stamp}-{pending.collector_id or 'monitor'}-{digest}-{part}",
                 collector_id=pending.collector_id,
                 collector_name=pending.collector_name,
                 entries=tuple(entries),

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 LIVE = "LIVE"
 HISTORY = "HISTORY"
+OPEN_ALARMS = "OPEN_ALARMS"
 OUTBOX = "OUTBOX"
 _BATCH_GET_MAX = 100
 _BATCH_WRITE_MAX = 25
@@ -33,7 +34,7 @@ class AlarmState(StrEnum):
 
 class HealthState(StrEnum):
     HEALTHY = "HEALTHY"
-    TOKEN_REJECTED = "TOKEN_REJECTED"
+    TOKEN_REJECTED = "TOKEN_REJECTED"  # noqa: S105 - a state name, not a secret
     API_UNREACHABLE = "API_UNREACHABLE"
 
 
@@ -166,6 +167,9 @@ class RuleAlarm:
         }
         if self.alarm_since:
             item["alarm_since"] = iso(self.alarm_since)
+            # Open alarms sit in the sparse index so reminders find them without a Scan.
+            item["gsi1pk"] = OPEN_ALARMS
+            item["gsi1sk"] = f"{self.collector_id}#{self.rule}"
         if self.last_notified:
             item["last_notified"] = iso(self.last_notified)
         return item
@@ -344,6 +348,15 @@ class StateStore:
                 raise ConflictError("alarm changed concurrently", [alarm.key]) from None
             raise
 
+    def collectors_with_open_alarms(self) -> set[str]:
+        kwargs = {
+            "TableName": self.table,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :open",
+            "ExpressionAttributeValues": {":open": {"S": OPEN_ALARMS}},
+        }
+        return {_des(raw)["collector_id"] for raw in self._query(kwargs)}
+
     def collector_meta(self) -> dict[str, dict[str, Any]]:
         """What the last runs saw of each collector (name, last_run), to skip unchanged ones."""
         kwargs = {
@@ -378,7 +391,9 @@ class StateStore:
         return Claim(key=alarm.key, operation=self.alarm_write(alarm, expected_version))
 
     def health_claim(self, health: Health, expected_version: int) -> Claim:
-        return Claim(key=("MONITOR", "HEALTH"), operation=self._health_put(health, expected_version))
+        return Claim(
+            key=("MONITOR", "HEALTH"), operation=self._health_put(health, expected_version)
+        )
 
     def record_alert(
         self,

@@ -1,0 +1,462 @@
+"""Monitor runs across several scenarios, over real local servers: the Bright Data simulator and
+moto server (DynamoDB, SNS, and an SQS queue subscribed to the topic to read what was delivered).
+Each scenario asserts the alerts delivered, the API calls made and the state left behind."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from job_alerts import factory
+from job_alerts.monitor import Monitor, RunSummary
+from job_alerts.state import AlarmState, AlertStatus, HealthState
+from local.simulator import BrightDataSimulator
+from local.stack import LocalStack
+
+pytestmark = pytest.mark.integration
+
+COLLECTOR = "c_amazon"
+T0 = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)
+# Collector thresholds a failed job cannot breach, so only the job-level rules speak.
+JOB_RULES_ONLY = {"MAX_FAILS": "100", "MIN_SUCCESS_RATE": "0", "MIN_LINES": "0"}
+
+
+class Clock:
+    """The monitor's clock, moving the simulator's clock along with it."""
+
+    def __init__(self, sim: BrightDataSimulator, start: datetime = T0) -> None:
+        self.sim = sim
+        self.now = start
+        sim.set_time(start)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, minutes: float) -> None:
+        self.now += timedelta(minutes=minutes)
+        self.sim.set_time(self.now)
+
+
+def make_monitor(
+    clock: Clock, remaining_ms: Callable[[], int] | None = None, publisher: Any = None
+) -> Monitor:
+    cfg = factory.settings()
+    return Monitor(
+        cfg,
+        factory.bright_data_client(cfg),
+        factory.state_store(cfg),
+        publisher if publisher is not None else factory.publisher(cfg),
+        factory.thresholds_resolver(cfg),
+        clock=clock,
+        remaining_ms=remaining_ms,
+    )
+
+
+def delivered(stack: LocalStack, queue: str = "all") -> list[dict[str, Any]]:
+    """What the topic delivered since the last call: each as subject, document, attributes."""
+    out = []
+    for envelope in stack.drain(queue):
+        out.append(
+            {
+                "subject": envelope["Subject"],
+                "doc": json.loads(envelope["Message"]),
+                "attributes": {
+                    k: v["Value"] for k, v in envelope.get("MessageAttributes", {}).items()
+                },
+            }
+        )
+    return out
+
+
+def kinds(message: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(e["kind"], e["rule"]) for e in message["doc"]["entries"]]
+
+
+@pytest.fixture
+def world(
+    monitor_env: Callable[..., None], simulator: BrightDataSimulator, stack: LocalStack
+) -> tuple[BrightDataSimulator, LocalStack, Clock]:
+    simulator.add_collector(COLLECTOR, "amazon-products")
+    return simulator, stack, Clock(simulator)
+
+
+def good_job(sim: BrightDataSimulator, job_id: str) -> None:
+    sim.add_job(job_id, COLLECTOR, "done", inputs=100, success=100, fails=0, lines=100)
+
+
+def bad_job(sim: BrightDataSimulator, job_id: str, success: int = 40) -> None:
+    sim.add_job(
+        job_id, COLLECTOR, "done", inputs=100, success=success, fails=100 - success, lines=success
+    )
+
+
+def test_monitor_collector_alarm_once_then_silent_then_resolved(world, monitor_env) -> None:
+    sim, stack, clock = world
+    monitor_env(MAX_FAILS="100")  # judge the success rate alone
+    # Given a healthy job, When the monitor runs, Then nothing is sent
+    good_job(sim, "j_good1")
+    make_monitor(clock).run()
+    assert delivered(stack) == []
+
+    # Given a job with 40% success, When the monitor runs, Then exactly one ALARM is sent
+    clock.advance(5)
+    bad_job(sim, "j_bad1")
+    summary = make_monitor(clock).run()
+    messages = delivered(stack)
+    assert [kinds(m) for m in messages] == [[("ALARM", "success_rate_below_min")]]
+    assert messages[0]["attributes"]["severity"] == "critical"
+    assert messages[0]["attributes"]["state"] == "ALARM"
+    assert messages[0]["doc"]["entries"][0]["job_ids"] == ["j_bad1"]
+    assert summary.alerts_sent == 1
+
+    # Given another bad job, When the monitor runs, Then nothing more is sent (still in ALARM)
+    clock.advance(5)
+    bad_job(sim, "j_bad2", success=30)
+    make_monitor(clock).run()
+    assert delivered(stack) == []
+    alarm = factory.state_store(factory.settings()).get_alarms(COLLECTOR)["success_rate_below_min"]
+    assert alarm.state is AlarmState.ALARM
+
+    # Given a good job, When the monitor runs, Then one RESOLVED says how long it lasted
+    clock.advance(20)
+    good_job(sim, "j_good2")
+    make_monitor(clock).run()
+    messages = delivered(stack)
+    assert [kinds(m) for m in messages] == [[("RESOLVED", "success_rate_below_min")]]
+    assert messages[0]["doc"]["entries"][0]["duration_s"] == pytest.approx(25 * 60)
+    assert messages[0]["attributes"]["state"] == "RESOLVED"
+
+
+def test_monitor_reminder_while_alarm_stays_open(world, monitor_env) -> None:
+    sim, stack, clock = world
+    monitor_env(MAX_FAILS="100", REPEAT_AFTER_MINUTES="60")
+    bad_job(sim, "j_bad1")
+    make_monitor(clock).run()
+    assert [kinds(m) for m in delivered(stack)] == [[("ALARM", "success_rate_below_min")]]
+
+    # When runs continue inside the repeat interval, Then nothing is sent
+    clock.advance(30)
+    make_monitor(clock).run()
+    assert delivered(stack) == []
+
+    # When the interval has passed, Then exactly one reminder, and not again on the next run
+    clock.advance(31)
+    make_monitor(clock).run()
+    assert [kinds(m) for m in delivered(stack)] == [[("REMINDER", "success_rate_below_min")]]
+    clock.advance(5)
+    make_monitor(clock).run()
+    assert delivered(stack) == []
+
+
+def test_monitor_m_of_n_needs_enough_breaches(world, monitor_env) -> None:
+    sim, stack, clock = world
+    monitor_env(MAX_FAILS="100", ALARM_AFTER="2", ALARM_WINDOW="3")
+    bad_job(sim, "j_bad1")
+    make_monitor(clock).run()
+    assert delivered(stack) == []  # 1 of 3: not yet
+
+    clock.advance(5)
+    good_job(sim, "j_good1")
+    make_monitor(clock).run()
+    assert delivered(stack) == []
+
+    clock.advance(5)
+    bad_job(sim, "j_bad2")
+    make_monitor(clock).run()
+    messages = delivered(stack)
+    assert [kinds(m) for m in messages] == [[("ALARM", "success_rate_below_min")]]
+    assert sorted(messages[0]["doc"]["entries"][0]["job_ids"]) == ["j_bad1", "j_bad2"]
+
+
+def test_monitor_failed_job_alerted_once(world, monitor_env) -> None:
+    sim, stack, clock = world
+    monitor_env(**JOB_RULES_ONLY)
+    sim.add_job("j_fail1", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
+    make_monitor(clock).run()
+    messages = delivered(stack)
+    assert [kinds(m) for m in messages] == [[("JOB", "job_failed")]]
+    assert messages[0]["subject"].startswith("[CRITICAL]")
+
+    # The settled job is never read again: zero further /dca/log calls, nothing sent.
+    sim.reset_counts()
+    for _ in range(2):
+        clock.advance(5)
+        make_monitor(clock).run()
+    assert sim.count("log") == 0
+    assert delivered(stack) == []
+
+
+def test_monitor_every_job_mode_alerts_each_breaching_job_once(world, monitor_env) -> None:
+    sim, stack, clock = world
+    monitor_env(MAX_FAILS="100", ALERT_MODE="every_job")
+    bad_job(sim, "j_bad1")
+    make_monitor(clock).run()
+    clock.advance(5)
+    bad_job(sim, "j_bad2")
+    make_monitor(clock).run()
+    clock.advance(5)
+    make_monitor(clock).run()
+    messages = delivered(stack)
+    assert [kinds(m) for m in messages] == [
+        [("JOB", "success_rate_below_min")],
+        [("JOB", "success_rate_below_min")],
+    ]
+    assert [m["doc"]["entries"][0]["job_ids"] for m in messages] == [["j_bad1"], ["j_bad2"]]
+
+
+def test_monitor_live_job_read_each_run_until_settled(world, monitor_env) -> None:
+    sim, stack, clock = world
+    sim.add_job("j_run1", COLLECTOR, "running", inputs=100, success=10, fails=0, lines=10)
+    make_monitor(clock).run()
+    clock.advance(5)
+    make_monitor(clock).run()
+    assert sim.count("log", job_id="j_run1") == 2
+
+    sim.update_job("j_run1", status="done", success=100, lines=100, finished=clock.now)
+    clock.advance(5)
+    summary = make_monitor(clock).run()
+    assert summary.jobs_settled == 1
+    clock.advance(5)
+    make_monitor(clock).run()
+    assert sim.count("log", job_id="j_run1") == 3  # live, live, settling read; then never again
+    assert delivered(stack) == []
+
+
+def test_monitor_unchanged_run_writes_nothing(world, monitor_env) -> None:
+    sim, stack, clock = world
+    sim.add_job("j_run1", COLLECTOR, "running", inputs=100, success=10, fails=0, lines=10)
+    make_monitor(clock).run()
+    clock.advance(5)
+    summary = make_monitor(clock).run()
+    assert summary.jobs_read == 1
+    assert summary.state_ops["writes"] == 0
+
+
+def test_monitor_token_rejected_one_degraded_alert_no_job_alerts(world, monitor_env) -> None:
+    sim, stack, clock = world
+    sim.add_job("j_fail1", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
+    sim.inject("*", "unauthorized", times=None)
+    summary = make_monitor(clock).run()
+    assert summary.health == HealthState.TOKEN_REJECTED.value
+    messages = delivered(stack)
+    assert [kinds(m) for m in messages] == [[("DEGRADED", "api_health")]]
+    assert "token rejected" in messages[0]["doc"]["entries"][0]["message"]
+
+    # Still rejected: no second alert.
+    clock.advance(5)
+    make_monitor(clock).run()
+    assert delivered(stack) == []
+
+    # Token fixed: one RECOVERED, and the job alert is now sent from real data.
+    sim.clear_faults()
+    clock.advance(5)
+    make_monitor(clock).run()
+    sent = sorted(k for m in delivered(stack) for k in kinds(m))
+    assert ("RECOVERED", "api_health") in sent
+    assert ("JOB", "job_failed") in sent
+
+
+def test_monitor_401_on_reads_keeps_jobs_live(world, monitor_env) -> None:
+    sim, stack, clock = world
+    sim.add_job("j_fail1", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
+    make_monitor(clock).run()  # discovered and alerted
+    delivered(stack)
+    clock.advance(5)
+    sim.add_job("j_fail2", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
+    sim.inject("log", "unauthorized", times=None)
+    make_monitor(clock).run()
+    assert [kinds(m) for m in delivered(stack)] == [[("DEGRADED", "api_health")]]
+    live = [r.job_id for r in factory.state_store(factory.settings()).live_jobs()]
+    assert live == ["j_fail2"]
+
+
+def test_monitor_api_unreachable_is_one_alert(world, monitor_env) -> None:
+    sim, stack, clock = world
+    for n in range(4):
+        sim.add_job(f"j_run{n}", COLLECTOR, "running", inputs=10, success=1, fails=0, lines=1)
+    make_monitor(clock).run()
+    sim.inject("log", "status", times=None, code=500)
+    monitor_env()
+    client = factory.bright_data_client(factory.settings())
+    client_fast = _fast_retries(client)
+    clock.advance(5)
+    monitor = make_monitor(clock)
+    monitor.client = client_fast
+    summary = monitor.run()
+    assert summary.health == HealthState.API_UNREACHABLE.value
+    assert [kinds(m) for m in delivered(stack)] == [[("DEGRADED", "api_health")]]
+
+
+def _fast_retries(client: Any) -> Any:
+    from job_alerts.brightdata import BrightDataClient
+
+    return BrightDataClient(
+        client.base_url if hasattr(client, "base_url") else factory.settings().api_url,
+        factory.settings().api_token or "",
+        max_attempts=2,
+        backoff_base=0.01,
+    )
+
+
+def test_monitor_publish_failure_delivered_next_run(world, monitor_env) -> None:
+    sim, stack, clock = world
+    monitor_env(**JOB_RULES_ONLY)
+    sim.add_job("j_fail1", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
+
+    class BrokenPublisher:
+        def publish(self, doc: dict[str, Any]) -> str:
+            raise RuntimeError("SNS is down")
+
+    summary = make_monitor(clock, publisher=BrokenPublisher()).run()
+    assert summary.alerts_failed == 1
+    assert delivered(stack) == []
+    history = factory.state_store(factory.settings()).history()
+    assert [r.status for r in history] == [AlertStatus.PENDING]
+
+    clock.advance(5)
+    summary = make_monitor(clock).run()
+    messages = delivered(stack)
+    assert [kinds(m) for m in messages] == [[("JOB", "job_failed")]]
+    assert summary.alerts_sent == 1
+    clock.advance(5)
+    make_monitor(clock).run()
+    assert delivered(stack) == []
+    history = factory.state_store(factory.settings()).history()
+    assert [r.status for r in history] == [AlertStatus.SENT]
+
+
+def test_monitor_publish_failure_via_real_sns_error(world, monitor_env, stack) -> None:
+    sim, _, clock = world
+    monitor_env(**JOB_RULES_ONLY)
+    sim.add_job("j_fail1", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
+    # A topic that does not exist: SNS itself answers with an error.
+    monitor_env(TOPIC_ARN=stack.topic_arn + "-missing")
+    summary = make_monitor(clock).run()
+    assert summary.alerts_failed == 1
+    monitor_env(TOPIC_ARN=stack.topic_arn)
+    clock.advance(5)
+    make_monitor(clock).run()
+    assert [kinds(m) for m in delivered(stack)] == [[("JOB", "job_failed")]]
+
+
+def test_monitor_overlapping_runs_never_duplicate(world, monitor_env) -> None:
+    sim, stack, clock = world
+    monitor_env(MAX_FAILS="100")
+    for n in range(6):
+        sim.add_job(f"j_fail{n}", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
+    bad_job(sim, "j_bad1")
+    sim.latency = 0.02  # make the two runs' reads interleave
+    summaries: list[RunSummary] = []
+
+    def one_run() -> None:
+        summaries.append(make_monitor(clock).run())
+
+    threads = [threading.Thread(target=one_run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sim.latency = 0
+    clock.advance(15)  # past any lease: a third run publishes whatever is still owed
+    make_monitor(clock).run()
+    entries = [k for m in delivered(stack) for k in kinds(m)]
+    job_alerts = [k for k in entries if k == ("JOB", "job_failed")]
+    alarms = [k for k in entries if k[0] == "ALARM"]
+    assert len(job_alerts) == 6
+    assert alarms.count(("ALARM", "success_rate_below_min")) == 1
+    assert len(entries) == len(set(entries)) + 5  # only the six distinct job alerts repeat a kind
+
+
+def test_monitor_deadline_leaves_rest_for_next_run(world, monitor_env) -> None:
+    sim, stack, clock = world
+    monitor_env(MAX_CONCURRENCY="2")
+    for n in range(10):
+        sim.add_job(f"j_run{n:02d}", COLLECTOR, "running", inputs=10, success=1, fails=0, lines=1)
+    make_monitor(clock).run()  # all ten are now live
+    sim.reset_counts()
+
+    budget = {"reads": 0}
+
+    def remaining_ms() -> int:
+        # Each check is a step closer to the deadline: plenty for the first few reads only.
+        budget["reads"] += 1
+        return 60_000 if budget["reads"] <= 4 else 1_000
+
+    clock.advance(5)
+    summary = make_monitor(clock, remaining_ms=remaining_ms).run()
+    assert 0 < summary.jobs_read < 10
+    assert summary.jobs_deferred == 10 - summary.jobs_read
+    first = {r.job_id for r in sim.requests if r.endpoint == "log"}
+
+    sim.reset_counts()
+    clock.advance(5)
+    make_monitor(clock).run()
+    second = [r.job_id for r in sim.requests if r.endpoint == "log"]
+    # The next run starts with the jobs the cut-short run did not reach.
+    unread = {f"j_run{n:02d}" for n in range(10)} - first
+    assert set(second[: len(unread)]) == unread
+
+
+def test_monitor_expired_job_is_forgotten(world, monitor_env) -> None:
+    sim, stack, clock = world
+    sim.add_job("j_run1", COLLECTOR, "running", inputs=10, success=1, fails=0, lines=1)
+    make_monitor(clock).run()
+    sim.remove_job("j_run1")
+    clock.advance(5)
+    summary = make_monitor(clock).run()
+    assert summary.jobs_expired == 1
+    sim.reset_counts()
+    clock.advance(5)
+    make_monitor(clock).run()
+    assert sim.count("log") == 0
+
+
+def test_monitor_silenced_collector_records_suppressed(world, monitor_env) -> None:
+    from job_alerts.state import Silence
+
+    sim, stack, clock = world
+    store = factory.state_store(factory.settings())
+    store.silence(Silence(COLLECTOR, clock.now + timedelta(hours=2), "maintenance"))
+    sim.add_job("j_fail1", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
+    summary = make_monitor(clock).run()
+    assert summary.alerts_suppressed == 1
+    assert delivered(stack) == []
+    [record] = store.history()
+    assert record.status is AlertStatus.SUPPRESSED
+    assert "maintenance" in (record.suppressed_reason or "")
+
+
+def test_monitor_quiet_run_lists_no_jobs(world, monitor_env) -> None:
+    sim, stack, clock = world
+    good_job(sim, "j_good1")
+    make_monitor(clock).run()
+    sim.reset_counts()
+    clock.advance(5)
+    make_monitor(clock).run()
+    # Nothing started since: one collectors_list, no job listing, no log reads.
+    assert sim.count("collectors_list") == 1
+    assert sim.count("collector_jobs") == 0
+    assert sim.count("log") == 0
+
+
+def test_monitor_scheduled_event_through_handler(world, lambda_context) -> None:
+    import importlib.util
+    from pathlib import Path
+
+    from tests.conftest import load_event
+
+    sim, stack, clock = world
+    sim.add_job("j_fail1", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
+    path = Path(__file__).resolve().parents[2] / "functions" / "monitor" / "app.py"
+    spec = importlib.util.spec_from_file_location("monitor_app", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = module.handler(load_event("scheduled.json"), lambda_context)
+    assert result["jobs_read"] == 1
+    assert any(("JOB", "job_failed") in kinds(m) for m in delivered(stack))

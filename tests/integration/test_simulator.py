@@ -1,0 +1,258 @@
+"""The Bright Data simulator itself, spoken to with a plain HTTP client: the answers the
+client and the monitor rely on (400 without collector, paging, last_run, key casing, faults)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import urllib3
+
+from local.simulator import BrightDataSimulator
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "sim-test-token"
+NOW = datetime(2025, 4, 28, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def bd_sim() -> Iterator[BrightDataSimulator]:
+    with BrightDataSimulator(TOKEN, now=NOW) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def http() -> Iterator[urllib3.PoolManager]:
+    pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=1, read=2))
+    yield pool
+    pool.clear()
+
+
+def call(
+    http: urllib3.PoolManager,
+    sim: BrightDataSimulator,
+    path: str,
+    *,
+    method: str = "GET",
+    token: str | None = TOKEN,
+    body: Any = None,
+) -> tuple[int, Any, urllib3.BaseHTTPResponse]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    encoded = json.dumps(body).encode() if body is not None else None
+    response = http.request(method, sim.url + path, headers=headers, body=encoded)
+    try:
+        payload = json.loads(response.data)
+    except ValueError:
+        payload = response.data
+    return response.status, payload, response
+
+
+def test_simulator_collector_jobs_without_collector_answers_400(
+    bd_sim: BrightDataSimulator, http: urllib3.PoolManager
+) -> None:
+    status, payload, _ = call(http, bd_sim, "/dca/collector/jobs?from_date=2025-04-28")
+    assert status == 400
+    assert payload == {"error": "Missing collector parameter"}
+
+
+@pytest.mark.parametrize("token", [None, "wrong"])
+def test_simulator_refuses_a_missing_or_wrong_token(
+    bd_sim: BrightDataSimulator, http: urllib3.PoolManager, token: str | None
+) -> None:
+    status, payload, _ = call(http, bd_sim, "/dca/collectors_list", token=token)
+    assert status == 401
+    assert "error" in payload
+    assert bd_sim.count("collectors_list") == 1
+
+
+def test_simulator_collector_jobs_pages_with_limit_capped_at_500(
+    bd_sim: BrightDataSimulator, http: urllib3.PoolManager
+) -> None:
+    # Given 620 jobs of one collector today
+    for i in range(620):
+        bd_sim.add_job(f"j_{i:04d}", "c_a", "done", created=NOW - timedelta(seconds=i))
+    base = "/dca/collector/jobs?collector=c_a&from_date=2025-04-28&to_date=2025-04-28"
+    # When asked for 1000 at once, then for the rest
+    _, first, _ = call(http, bd_sim, base + "&limit=1000&sort_asc=-1")
+    _, second, _ = call(http, bd_sim, base + "&limit=500&offset=500")
+    _, default, _ = call(http, bd_sim, base)
+    # Then pages hold at most 500, newest first, and the default page size is 50
+    assert (first["total"], first["limit"], len(first["data"])) == (620, 500, 500)
+    assert first["data"][0]["id"] == "j_0000"
+    assert len(second["data"]) == 120
+    assert second["data"][-1]["id"] == "j_0619"
+    assert len(default["data"]) == 50
+    row = first["data"][0]
+    assert set(row) >= {
+        "id", "status", "queued", "started", "finished", "inputs", "page_loads",
+        "total_pages", "failed_pages", "data_lines", "expired",
+    }  # fmt: skip
+
+
+def test_simulator_collector_jobs_filters_by_created_day(
+    bd_sim: BrightDataSimulator, http: urllib3.PoolManager
+) -> None:
+    bd_sim.add_job("j_today", "c_a", "done", created=NOW)
+    bd_sim.add_job("j_old", "c_a", "done", created=NOW - timedelta(days=3))
+    _, payload, _ = call(
+        http, bd_sim, "/dca/collector/jobs?collector=c_a&from_date=2025-04-26&to_date=2025-04-28"
+    )
+    assert [row["id"] for row in payload["data"]] == ["j_today"]
+
+
+def test_simulator_last_run_is_the_newest_job_and_can_be_omitted(
+    bd_sim: BrightDataSimulator, http: urllib3.PoolManager
+) -> None:
+    # Given two jobs, the newer one started at 11:30
+    bd_sim.add_collector("c_a", "Alpha")
+    bd_sim.add_job("j_1", "c_a", "done", created=NOW - timedelta(hours=3))
+    bd_sim.add_job(
+        "j_2",
+        "c_a",
+        "running",
+        created=NOW - timedelta(hours=1),
+        started=NOW - timedelta(minutes=30),
+    )
+    _, payload, _ = call(http, bd_sim, "/dca/collectors_list")
+    assert payload["data"] == [
+        {"id": "c_a", "name": "Alpha", "active": True, "last_run": "2025-04-28T11:30:00.000Z"}
+    ]
+    # When the account does not give last_run
+    bd_sim.collector_last_run = False
+    _, payload, _ = call(http, bd_sim, "/dca/collectors_list")
+    assert "last_run" not in payload["data"][0]
+
+
+@pytest.mark.parametrize(
+    ("key_case", "keys"),
+    [
+        ("upper", {"Id", "Status", "Fails", "Success_rate", "Job_time", "Queue_time"}),
+        ("lower", {"id", "status", "fails", "success_rate", "job_time", "queue_time"}),
+    ],
+)
+def test_simulator_log_uses_the_requested_key_casing(
+    bd_sim: BrightDataSimulator, http: urllib3.PoolManager, key_case: str, keys: set[str]
+) -> None:
+    bd_sim.add_job(
+        "j_x", "c_a", "done", inputs=4, success=3, fails=1, key_case=key_case,
+        created=NOW - timedelta(minutes=10), started=NOW - timedelta(minutes=9),
+        finished=NOW - timedelta(minutes=1),
+    )  # fmt: skip
+    status, payload, _ = call(http, bd_sim, "/dca/log/j_x")
+    assert status == 200
+    assert keys <= set(payload)
+    lower = {k.lower(): v for k, v in payload.items()}
+    assert lower["success_rate"] == 0.75
+    assert lower["job_time"] == 8 * 60 * 1000
+    assert lower["queue_time"] == 60 * 1000
+
+
+def test_simulator_advance_moves_a_job_to_done(
+    bd_sim: BrightDataSimulator, http: urllib3.PoolManager
+) -> None:
+    # Given a queued job
+    bd_sim.add_job("j_x", "c_a", "queued", inputs=10, created=NOW)
+    _, queued, _ = call(http, bd_sim, "/dca/log/j_x")
+    # When it starts, then (5 minutes later) finishes with 2 failures
+    bd_sim.tick(60)
+    assert bd_sim.advance("j_x") == "running"
+    _, running, _ = call(http, bd_sim, "/dca/log/j_x")
+    bd_sim.tick(300)
+    assert bd_sim.advance("j_x", fails=2) == "done"
+    _, done, _ = call(http, bd_sim, "/dca/log/j_x")
+    # Then finished appears only when done, with the counts
+    assert queued["Status"] == "queued"
+    assert "started" not in queued
+    assert running["Status"] == "running"
+    assert "finished" not in running
+    assert (done["Status"], done["Success"], done["Fails"], done["Lines"]) == ("done", 8, 2, 8)
+    assert done["finished"] == "2025-04-28T12:06:00.000Z"
+    assert done["Job_time"] == 300_000
+
+
+def test_simulator_removed_job_answers_404(
+    bd_sim: BrightDataSimulator, http: urllib3.PoolManager
+) -> None:
+    bd_sim.add_job("j_x", "c_a", "done")
+    bd_sim.remove_job("j_x")
+    for path in ("/dca/log/j_x", "/dca/jobs/j_x/hp_errors"):
+        status, payload, _ = call(http, bd_sim, path)
+        assert status == 404
+        assert payload == {"error": "Job expired"}
+
+
+def test_simulator_rerun_creates_a_queued_job_of_the_failed_inputs(
+    bd_sim: BrightDataSimulator, http: urllib3.PoolManager
+) -> None:
+    bd_sim.add_job("j_x", "c_a", "done", inputs=10, success=7, fails=3)
+    status, payload, _ = call(
+        http, bd_sim, "/dca/jobs/j_x/rerun", method="POST", body={"failed_only": 1}
+    )
+    assert status == 200
+    _, log, _ = call(http, bd_sim, f"/dca/log/{payload['collection_id']}")
+    assert (log["Status"], log["Inputs"], log["Collector"]) == ("queued", 3, "c_a")
+
+
+def test_simulator_faults_are_consumed_per_endpoint_and_job(
+    bd_sim: BrightDataSimulator, http: urllib3.PoolManager
+) -> None:
+    # Given a 503 twice for j_a only, and a 429 with Retry-After once on any endpoint
+    bd_sim.add_job("j_a", "c_a", "done")
+    bd_sim.add_job("j_b", "c_a", "done")
+    bd_sim.inject("log", "status", code=503, times=2, job_id="j_a")
+    bd_sim.inject("*", "rate_limit", retry_after=7)
+    # When requests arrive
+    statuses = [call(http, bd_sim, path)[0] for path in ("/dca/log/j_b",) + ("/dca/log/j_a",) * 3]
+    # Then the first fault that matches decides, and each runs out
+    assert statuses == [429, 503, 503, 200]
+    assert bd_sim.count("log", job_id="j_a") == 3
+    assert bd_sim.count("/dca/log/{id}") == 4
+    assert [r.status for r in bd_sim.requests] == [429, 503, 503, 200]
+    bd_sim.reset_counts()
+    assert bd_sim.count() == 0
+
+
+def test_simulator_rate_limit_sends_retry_after(
+    bd_sim: BrightDataSimulator, http: urllib3.PoolManager
+) -> None:
+    bd_sim.inject("collectors_list", "rate_limit", retry_after=7)
+    status, _, response = call(http, bd_sim, "/dca/collectors_list")
+    assert status == 429
+    assert response.headers["Retry-After"] == "7"
+
+
+def test_simulator_latency_delays_answers(
+    bd_sim: BrightDataSimulator, http: urllib3.PoolManager
+) -> None:
+    bd_sim.inject("collectors_list", "latency", seconds=0.2)
+    started = time.monotonic()
+    status, _, _ = call(http, bd_sim, "/dca/collectors_list")
+    assert status == 200
+    assert time.monotonic() - started >= 0.2
+
+
+def test_simulator_reset_closes_without_an_answer(
+    bd_sim: BrightDataSimulator, http: urllib3.PoolManager
+) -> None:
+    bd_sim.inject("collectors_list", "reset")
+    with pytest.raises(urllib3.exceptions.ProtocolError):
+        call(http, bd_sim, "/dca/collectors_list")
+    assert bd_sim.requests[0].status is None
+
+
+def test_simulator_stop_releases_stalled_requests_quickly() -> None:
+    # Given a request stalled for a minute
+    simulator = BrightDataSimulator(TOKEN).start()
+    simulator.inject("collectors_list", "stall", seconds=60)
+    pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=1, read=0.2))
+    with pytest.raises(urllib3.exceptions.ReadTimeoutError):
+        pool.request("GET", simulator.url + "/dca/collectors_list")
+    # When stopped / Then it does not wait for the stall
+    started = time.monotonic()
+    simulator.stop()
+    assert time.monotonic() - started < 2
