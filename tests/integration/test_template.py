@@ -7,6 +7,7 @@ import copy
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,10 @@ from moto import mock_aws
 from samtranslator.translator.transform import transform
 
 from job_alerts.config import ConfigError, Settings
+from job_alerts.monitor import RunSummary
+from job_alerts.observability import metrics
+from job_alerts.rules import Rule
+from job_alerts.service import TRACK_DETAIL_TYPE, TRACK_SOURCE, emit_metrics
 from job_alerts.thresholds import COLLECTOR_ID_PATTERN, Thresholds, thresholds_from_env
 from local.cfn_yaml import evaluate_conditions, load_template, parameter_values, resolve
 
@@ -401,10 +406,11 @@ def test_layer_is_built_by_sam_for_arm64(source: dict[str, Any]) -> None:
 def test_monitor_events_schedule_and_track(deployed: dict[str, dict[str, Any]]) -> None:
     rules = _resources(deployed["defaults"], "AWS::Events::Rule")
     assert rules["MonitorFunctionSchedule"]["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
+    # Then the track rule matches exactly what the handler treats as a track event
     pattern = rules["MonitorFunctionTrack"]["Properties"]["EventPattern"]
-    assert pattern["source"] == ["job-alerts"]
-    assert pattern["detail-type"] == ["Track Bright Data job"]
-    assert "job_id" in pattern["detail"]
+    assert pattern == {"source": [TRACK_SOURCE], "detail-type": [TRACK_DETAIL_TYPE]}
+    sample = json.loads((REPO / "events" / "track.json").read_text())
+    assert (sample["source"], sample["detail-type"]) == (TRACK_SOURCE, TRACK_DETAIL_TYPE)
 
 
 def test_slack_notifier_failures_go_to_the_dead_letter_queue(
@@ -610,26 +616,43 @@ def test_heartbeat_alarm_fires_when_runs_stop(deployed: dict[str, dict[str, Any]
     assert alarm["TreatMissingData"] == "breaching"
 
 
+def _emitted_metric_names() -> set[str]:
+    """The metric names one monitor run emits (every rule with a finding)."""
+    summary = RunSummary(
+        run_id="r",
+        started_at=datetime(2026, 1, 1, tzinfo=UTC),
+        read_errors={"timeout": 1},
+        findings={rule.value: 1 for rule in Rule},
+    )
+    try:
+        emit_metrics(summary)
+        return set(metrics.metric_set)
+    finally:
+        metrics.clear_metrics()
+
+
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
-def test_dashboard_body_is_json_with_every_metric(
+def test_dashboard_body_is_json_showing_every_emitted_metric(
     deployed: dict[str, dict[str, Any]], scenario: str
 ) -> None:
+    # Given the dashboard as deployed
     template = deployed[scenario]
     body = _render(template["Resources"]["Dashboard"]["Properties"]["DashboardBody"], template)
+
+    # When it is parsed as JSON
     dashboard = json.loads(body)
-    text = json.dumps(dashboard)
-    for metric in (
-        "RunsCompleted",
-        "RunDuration",
-        "JobsRead",
-        "JobsSettled",
-        "AlertsSent",
-        "AlertsSuppressed",
-        "ApiErrors",
-        "Findings",
-    ):
-        assert metric in text, metric
-    assert len(dashboard["widgets"]) >= 8
+
+    # Then every metric the monitor emits has a graph, with the dimension Powertools adds
+    shown = {
+        tuple(line[:4])
+        for widget in dashboard["widgets"]
+        for line in widget["properties"]["metrics"]
+        if line[0] == "BrightDataJobAlerts"
+    }
+    emitted = _emitted_metric_names()
+    assert {"RunsCompleted", f"Findings_{Rule.JOB_FAILED.value}"} <= emitted
+    for name in emitted:
+        assert ("BrightDataJobAlerts", name, "service", "job-alerts") in shown, name
 
 
 # ------------------------------------------------------------------ least privilege
