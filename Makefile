@@ -51,8 +51,7 @@ typecheck: dev ## mypy on the shared package
 	$(VENV)/bin/mypy
 
 security: dev ## bandit on our code, pip-audit on the pinned runtime requirements
-	$(VENV)/bin/bandit -q -r layers/common/job_alerts functions -ll
-	$(VENV)/bin/pip-audit --progress-spinner off -r layers/common/requirements.txt
+	bash scripts/security.sh
 
 validate: dev-tools ## cfn-lint + sam validate --lint
 	$(TOOLS)/bin/cfn-lint template.yaml
@@ -70,7 +69,7 @@ bench: dev ## benchmarks (writes BENCHMARKS.md)
 soak: dev ## 50 runs over a simulator with random faults
 	$(PY) -m pytest -m soak tests/integration -p no:randomly $(PYTEST_ARGS)
 
-ci: lint typecheck sam-checks test ## everything CI runs
+ci: lint typecheck security sam-checks test ## everything CI runs
 
 clean: ## remove virtualenvs and build output
 	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache

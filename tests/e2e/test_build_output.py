@@ -19,6 +19,11 @@ BUILD = REPO / ".aws-sam" / "build"
 LAYER = BUILD / "CommonLayer" / "python"
 FUNCTIONS = ("MonitorFunction", "SlackNotifierFunction", "IntakeFunction")
 
+# CI sets REQUIRE_SAM_BUILD=1 after running sam build: there a missing build is a failure.
+_REQUIRED = os.environ.get("REQUIRE_SAM_BUILD") == "1"
+if _REQUIRED and not BUILD.is_dir():
+    raise RuntimeError("REQUIRE_SAM_BUILD=1 but .aws-sam/build does not exist: run sam build")
+
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(
