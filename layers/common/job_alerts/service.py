@@ -65,9 +65,10 @@ def track_jobs(
     store: StateStore, job_ids: Iterable[str], *, source: str, cfg: Settings, now: datetime
 ) -> dict[str, str]:
     """Hand jobs to the monitor; each is read on the next run. Returns id -> tracked|known."""
+    # Validate every id before writing any, so a bad id in a batch records nothing.
+    valid = [validate_job_id(raw) for raw in job_ids]
     results: dict[str, str] = {}
-    for raw in job_ids:
-        job_id = validate_job_id(raw)
+    for job_id in dict.fromkeys(valid):
         record = JobRecord(
             job_id=job_id,
             collector_id=None,
