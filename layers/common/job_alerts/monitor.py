@@ -263,9 +263,19 @@ class Monitor:
                     else previous["listed_at"],
                 }
             )
-        if found and not dry_run:
-            existing = self.store.get_jobs(found)
-            for job_id, cid in found.items():
+        readable: dict[str, str] = {}
+        for job_id, cid in found.items():
+            # Validate before the ids become table keys: an oversized or odd id would make
+            # DynamoDB refuse the whole batch read below and fail the run.
+            try:
+                validate_job_id(job_id)
+            except ValueError:
+                logger.warning("ignoring a job id the API listed but we cannot read")
+                continue
+            readable[job_id] = cid
+        if readable and not dry_run:
+            existing = self.store.get_jobs(readable)
+            for job_id, cid in readable.items():
                 if job_id in existing:
                     continue
                 record = JobRecord(
@@ -274,11 +284,6 @@ class Monitor:
                     first_seen=now,
                     ttl=ttl_at(now, self.settings.job_ttl_days),
                 )
-                try:
-                    validate_job_id(job_id)
-                except ValueError:
-                    logger.warning("ignoring a job id the API listed but we cannot read")
-                    continue
                 if self.store.add_job(record):
                     summary.jobs_discovered += 1
         if listed_meta and not dry_run:
@@ -385,7 +390,12 @@ class Monitor:
         pending = _Pending(collector_id=None)
         pending.entries.append(entry)
         pending.claims.append(self.store.health_claim(updated, health.version))
-        self._emit(pending, now, summary, dry_run)
+        try:
+            self._emit(pending, now, summary, dry_run)
+        except ConflictError:
+            # A concurrent run recorded this change of health first and sends its alert; this
+            # run goes on (its job decisions are claimed one by one, so nothing repeats).
+            logger.info("health change already recorded by another run")
 
     # ---- evaluation and decisions --------------------------------------------------------
     def _evaluate(
