@@ -461,3 +461,47 @@ def test_monitor_scheduled_event_through_handler(world, lambda_context) -> None:
     result = module.handler(load_event("scheduled.json"), lambda_context)
     assert result["jobs_read"] == 1
     assert any(("JOB", "job_failed") in kinds(m) for m in delivered(stack))
+
+
+def test_monitor_running_breaching_job_writes_nothing_when_unchanged(world, monitor_env) -> None:
+    sim, stack, clock = world
+    # Given a running job already over MAX_FAILS (an ALARM is raised once)
+    sim.add_job("j_run1", COLLECTOR, "running", inputs=100, success=10, fails=5, lines=10)
+    make_monitor(clock).run()
+    assert [kinds(m) for m in delivered(stack)] == [[("ALARM", "fails_above_max")]]
+    # When it is read again unchanged, Then nothing is written and nothing sent
+    clock.advance(5)
+    summary = make_monitor(clock).run()
+    assert summary.jobs_read == 1
+    assert summary.state_ops["writes"] == 0
+    assert delivered(stack) == []
+
+
+def test_monitor_old_running_job_does_not_flap_the_alarm(world, monitor_env) -> None:
+    sim, stack, clock = world
+    # Given an older job still running and breaching, and a newer job that settles fine
+    sim.add_job("j_old", COLLECTOR, "running", inputs=100, success=10, fails=5, lines=10)
+    make_monitor(clock).run()
+    assert [kinds(m) for m in delivered(stack)] == [[("ALARM", "fails_above_max")]]
+    clock.advance(5)
+    good_job(sim, "j_new")
+    make_monitor(clock).run()
+    assert [kinds(m) for m in delivered(stack)] == [[("RESOLVED", "fails_above_max")]]
+    # When the old job is read again, still breaching, Then the alarm does not reopen
+    for _ in range(2):
+        clock.advance(5)
+        make_monitor(clock).run()
+    assert delivered(stack) == []
+
+
+def test_monitor_dry_run_judges_new_jobs_without_recording(world, monitor_env) -> None:
+    sim, stack, clock = world
+    monitor_env(**JOB_RULES_ONLY)
+    sim.add_job("j_fail1", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
+    summary = make_monitor(clock).run(dry_run=True)
+    assert [e["rule"] for d in summary.alerts_planned for e in d["entries"]] == ["job_failed"]
+    assert summary.state_ops["writes"] == 0
+    assert delivered(stack) == []
+    # The real run afterwards still finds, records and sends it
+    summary = make_monitor(clock).run()
+    assert [kinds(m) for m in delivered(stack)] == [[("JOB", "job_failed")]]

@@ -153,6 +153,7 @@ class Monitor:
         self._names: dict[str, str] = {}
         # Rules claimed for a job during this run, so its stored record can say so.
         self._alerted_now: dict[str, set[str]] = {}
+        self._new_jobs: list[JobRecord] = []
 
     # ------------------------------------------------------------------------------------
     def run(self, *, dry_run: bool = False) -> RunSummary:
@@ -164,7 +165,7 @@ class Monitor:
             self.deliver_outbox(summary)
 
         list_failures, list_attempts, auth_failed = self._discover(now, summary, dry_run)
-        ordered = self._select(health)
+        ordered = self._select(health, self._new_jobs)
         summary.live_jobs = len(ordered)
         outcomes, deferred_from = self._read(ordered)
         summary.jobs_read = sum(1 for o in outcomes if o.job is not None)
@@ -273,7 +274,7 @@ class Monitor:
                 logger.warning("ignoring a job id the API listed but we cannot read")
                 continue
             readable[job_id] = cid
-        if readable and not dry_run:
+        if readable:
             existing = self.store.get_jobs(readable)
             for job_id, cid in readable.items():
                 if job_id in existing:
@@ -284,16 +285,21 @@ class Monitor:
                     first_seen=now,
                     ttl=ttl_at(now, self.settings.job_ttl_days),
                 )
-                if self.store.add_job(record):
+                # A dry run reads and judges new jobs too; it just does not record them.
+                if dry_run or self.store.add_job(record):
+                    self._new_jobs.append(record)
                     summary.jobs_discovered += 1
         if listed_meta and not dry_run:
             self.store.save_collector_meta(listed_meta)
         return failures, attempts, False
 
-    def _select(self, health: Health) -> list[JobRecord]:
+    def _select(self, health: Health, new_jobs: Sequence[JobRecord]) -> list[JobRecord]:
         """Live jobs in a fair order: continue after where the last (cut short) run stopped, so
-        when there are more live jobs than one run can read, none is starved."""
-        live = sorted(self.store.live_jobs(), key=lambda r: r.live_sort_key)
+        when there are more live jobs than one run can read, none is starved. Jobs recorded in
+        this run are added directly: the index is eventually consistent and may lag."""
+        by_id = {r.job_id: r for r in new_jobs}
+        by_id.update((r.job_id, r) for r in self.store.live_jobs())
+        live = sorted(by_id.values(), key=lambda r: r.live_sort_key)
         cursor = health.live_cursor
         if not cursor:
             return live
@@ -530,30 +536,31 @@ class Monitor:
                     not job.settled and verdict is not Verdict.BREACH
                 ):
                     continue
-                if rule.value not in touched:
-                    alarm = alarms.get(rule.value) or RuleAlarm(collector_id=cid, rule=rule.value)
-                    touched[rule.value] = (alarm, alarm.version)
-                alarm, _ = touched[rule.value]
-                _record_outcome(alarm, job.job_id, verdict, self.settings.alarm_window)
+                alarm, version = touched.get(rule.value) or _current(alarms, cid, rule)
+                # A job judged again with the same verdict (a live job still breaching) changes
+                # nothing: no transition, no write.
+                started = job.created or job.started or record.first_seen
+                if _record_outcome(alarm, job.job_id, verdict, started, self.settings.alarm_window):
+                    touched[rule.value] = (alarm, version)
                 if verdict is Verdict.BREACH:
                     pending.jobs[job.job_id] = job
                     pending.affected.add(job.job_id)
                     alarm_findings = pending_findings(pending, rule)
                     alarm_findings[job.job_id] = result
 
-        for alarm, version in touched.values():
+        pending.alarms = touched
+        for alarm, version in list(touched.values()):
             self._transition(alarm, version, now, pending)
         # Reminders for alarms that stayed open with nothing new to judge this run.
         if self.settings.repeat_after_minutes and not every_job:
             for rule_name, alarm in alarms.items():
                 if rule_name not in touched:
                     self._remind(alarm, alarm.version, now, pending)
-        pending.alarms = touched
         return pending
 
     def _transition(self, alarm: RuleAlarm, version: int, now: datetime, pending: _Pending) -> None:
         rule = Rule(alarm.rule)
-        breaches = [job_id for job_id, verdict in alarm.outcomes if verdict == Verdict.BREACH]
+        breaches = [entry[0] for entry in alarm.outcomes if entry[1] == Verdict.BREACH]
         latest = alarm.outcomes[-1][1] if alarm.outcomes else None
         if len(breaches) >= self.settings.alarm_after:
             new_state = AlarmState.ALARM
@@ -588,7 +595,7 @@ class Monitor:
             pending.claims.append(self.store.alarm_claim(alarm, version))
         elif closed:
             since = alarm.alarm_since
-            ok_jobs = [j for j, v in alarm.outcomes if v == Verdict.OK][-ALERT_JOBS_SHOWN:]
+            ok_jobs = [e[0] for e in alarm.outcomes if e[1] == Verdict.OK][-ALERT_JOBS_SHOWN:]
             pending.entries.append(
                 AlertEntry(
                     kind=AlertKind.RESOLVED,
@@ -798,10 +805,25 @@ def pending_findings(pending: _Pending, rule: Rule) -> dict[str, RuleResult]:
     return pending.findings.setdefault(rule.value, {})
 
 
-def _record_outcome(alarm: RuleAlarm, job_id: str, verdict: Verdict, window: int) -> None:
-    alarm.outcomes = [pair for pair in alarm.outcomes if pair[0] != job_id]
-    alarm.outcomes.append([job_id, verdict.value])
-    alarm.outcomes = alarm.outcomes[-window:]
+def _current(alarms: dict[str, RuleAlarm], collector_id: str, rule: Rule) -> tuple[RuleAlarm, int]:
+    alarm = alarms.get(rule.value)
+    if alarm is None:
+        alarm = alarms[rule.value] = RuleAlarm(collector_id=collector_id, rule=rule.value)
+    return alarm, alarm.version
+
+
+def _record_outcome(
+    alarm: RuleAlarm, job_id: str, verdict: Verdict, created: datetime, window: int
+) -> bool:
+    """Set the job's verdict in the alarm's window: the `window` most recently created jobs.
+    Ordering by creation (not by when a job was read) keeps an older job that is still running
+    from pushing newer verdicts out each time it is read again. False when nothing changed."""
+    before = alarm.outcomes
+    entries = [e for e in before if e[0] != job_id]
+    entries.append([job_id, verdict.value, iso(created)])
+    entries.sort(key=lambda e: (e[2] if len(e) > 2 else "", e[0]))
+    alarm.outcomes = entries[-window:]
+    return alarm.outcomes != before
 
 
 def _worst(results: Iterable[RuleResult]) -> RuleResult | None:

@@ -143,7 +143,8 @@ class RuleAlarm:
     rule: str
     state: AlarmState = AlarmState.OK
     version: int = 0
-    # [job_id, verdict] pairs, oldest first; a job appears once (its latest verdict).
+    # [job_id, verdict, created] of the most recently created jobs, oldest first; a job appears
+    # once, with its latest verdict.
     outcomes: list[list[str]] = field(default_factory=list)
     alarm_since: datetime | None = None  # set while an alarm is open (ALARM, or UNKNOWN after it)
     last_notified: datetime | None = None
