@@ -67,7 +67,7 @@ bench: dev ## benchmarks (writes BENCHMARKS.md)
 	$(PY) -m scripts.bench $(ARGS)
 
 soak: dev ## 50 runs over a simulator with random faults
-	$(PY) -m pytest -m soak tests/integration -p no:randomly $(PYTEST_ARGS)
+	$(PY) -m pytest -m soak tests/integration -s $(PYTEST_ARGS)
 
 ci: lint typecheck security sam-checks test ## everything CI runs
 

@@ -100,6 +100,8 @@ class RunSummary:
     jobs_expired: int = 0
     read_errors: dict[str, int] = field(default_factory=dict)
     findings: dict[str, int] = field(default_factory=dict)
+    # Per collector: jobs judged and findings this run (for per-collector metrics).
+    collectors: dict[str, dict[str, int]] = field(default_factory=dict)
     alerts_sent: int = 0
     alerts_suppressed: int = 0
     alerts_failed: int = 0
@@ -418,9 +420,12 @@ class Monitor:
                 continue
             cid = outcome.job.collector_id or outcome.record.collector_id or "unknown"
             results = judge(outcome.job, self.thresholds_for(cid), now)
+            stats = summary.collectors.setdefault(cid, {"jobs_read": 0, "findings": 0})
+            stats["jobs_read"] += 1
             for result in results:
                 if result.verdict is Verdict.BREACH:
                     findings[result.rule.value] += 1
+                    stats["findings"] += 1
             by_collector[cid].append((outcome.job, outcome.record, results))
         summary.findings = dict(findings)
         if self.settings.repeat_after_minutes and self.settings.alert_mode is AlertMode.STATE:

@@ -7,13 +7,13 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from job_alerts import factory
 from job_alerts.brightdata import InvalidId, validate_job_id
 from job_alerts.config import Settings
 from job_alerts.monitor import Monitor, RunSummary
-from job_alerts.observability import logger, metrics
+from job_alerts.observability import NAMESPACE, SERVICE, logger, metrics
 from job_alerts.state import JobRecord, StateStore, ttl_at
 
 # EventBridge events users (or their pipelines) send to hand a job to the monitor.
@@ -61,6 +61,32 @@ def emit_metrics(summary: RunSummary) -> None:
         metrics.add_metric(name=f"Findings_{rule}", unit=count, value=n)
 
 
+def emit_dimensioned_metrics(summary: RunSummary) -> None:
+    """Per-collector and per-error-kind series. Each needs its own dimension set, so each is its
+    own EMF record; only the Lambda path emits them (the CLI keeps stdout for its output)."""
+    count = MetricUnit.Count
+    for collector, stats in sorted(summary.collectors.items()):
+        dimensions = {"service": SERVICE, "collector": collector}
+        for name, key in (("CollectorJobsRead", "jobs_read"), ("CollectorFindings", "findings")):
+            with single_metric(
+                name=name,
+                unit=count,
+                value=stats[key],
+                namespace=NAMESPACE,
+                default_dimensions=dimensions,
+            ):
+                pass
+    for kind, n in sorted(summary.read_errors.items()):
+        with single_metric(
+            name="ApiErrorsByKind",
+            unit=count,
+            value=n,
+            namespace=NAMESPACE,
+            default_dimensions={"service": SERVICE, "kind": kind},
+        ):
+            pass
+
+
 def track_jobs(
     store: StateStore, job_ids: Iterable[str], *, source: str, cfg: Settings, now: datetime
 ) -> dict[str, str]:
@@ -104,4 +130,6 @@ def handle_monitor_event(
         )
         logger.info("jobs tracked", extra={"results": results})
         return {"tracked": results}
-    return run_once(cfg, remaining_ms=remaining_ms).to_dict()
+    summary = run_once(cfg, remaining_ms=remaining_ms)
+    emit_dimensioned_metrics(summary)
+    return summary.to_dict()
