@@ -15,6 +15,8 @@ from job_alerts import factory
 from local.simulator import BrightDataSimulator
 from local.stack import LocalStack, MotoServer, provision
 
+pytest_plugins = ["tests.iam_recorder"]
+
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 SIM_TOKEN = "sim-token-0123456789abcdef"
@@ -50,11 +52,19 @@ def _fresh_factories(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("POWERTOOLS_DEV", "false")
     for name in ("AWS_PROFILE", "AWS_CONFIG_FILE"):
         monkeypatch.delenv(name, raising=False)
-    factory.settings.cache_clear()
-    factory.aws_client.cache_clear()
+    _reset_cached_clients()
     yield
+    _reset_cached_clients()
+
+
+def _reset_cached_clients() -> None:
+    from aws_lambda_powertools.utilities import parameters
+
     factory.settings.cache_clear()
     factory.aws_client.cache_clear()
+    # Powertools keeps its parameter providers (and their boto3 clients, bound to whatever
+    # endpoint was current) for the process: drop them with the values.
+    parameters.clear_caches()
 
 
 @pytest.fixture(scope="session")
