@@ -505,3 +505,45 @@ def test_monitor_dry_run_judges_new_jobs_without_recording(world, monitor_env) -
     # The real run afterwards still finds, records and sends it
     summary = make_monitor(clock).run()
     assert [kinds(m) for m in delivered(stack)] == [[("JOB", "job_failed")]]
+
+
+def test_monitor_relisting_looks_up_only_recent_jobs(world, monitor_env) -> None:
+    sim, stack, clock = world
+    # Given a collector with 30 jobs queued hours ago, all recorded by a first run
+    for n in range(30):
+        sim.add_job(
+            f"j_old{n:02d}",
+            COLLECTOR,
+            "done",
+            created=clock.now - timedelta(hours=3),
+            inputs=10,
+            success=10,
+            fails=0,
+            lines=10,
+        )
+    make_monitor(clock).run()
+    # When a new job starts 10 minutes later (last_run changes, so the collector is listed)
+    clock.advance(10)
+    sim.add_job("j_new", COLLECTOR, "running", inputs=10, success=1, fails=0, lines=1)
+    monitor = make_monitor(clock)
+    looked_up: list[str] = []
+    original = monitor.store.get_jobs
+
+    def spy(job_ids):
+        ids = list(job_ids)
+        looked_up.extend(ids)
+        return original(ids)
+
+    monitor.store.get_jobs = spy
+    monitor.run()
+    # Then only the new job is looked up in the table, not the 30 seen before
+    assert looked_up == ["j_new"]
+    assert [r.job_id for r in monitor.store.live_jobs()] == ["j_new"]
+    # And the periodic full pass looks at every listed job again
+    clock.advance(31)
+    sim.advance("j_new")
+    looked_up.clear()
+    full = make_monitor(clock)
+    full.store.get_jobs = spy
+    full.run()
+    assert len(looked_up) == 31

@@ -74,6 +74,8 @@ LOCAL_LEASE = timedelta(minutes=10)
 # Even when a collector's last_run says nothing new started, list its jobs this often: last_run's
 # exact meaning is not documented, and a missed job must not stay missed.
 FULL_LIST_INTERVAL = timedelta(minutes=30)
+# A job queued this long before the previous listing was in that listing (clock skew allowed).
+LISTING_OVERLAP = timedelta(hours=1)
 
 
 @dataclass
@@ -250,10 +252,18 @@ class Monitor:
                 )
                 continue
             summary.collectors_listed += 1
+            # Jobs queued well before the previous listing were recorded then: skip looking
+            # them up again, except on the periodic full pass.
+            full_pass = listed_at is None or now - listed_at >= FULL_LIST_INTERVAL
+            seen_before = None if full_pass or listed_at is None else listed_at - LISTING_OVERLAP
             for job in jobs:
                 job_id = job.get("id") if isinstance(job, dict) else None
-                if isinstance(job_id, str):
-                    found[job_id] = cid
+                if not isinstance(job_id, str):
+                    continue
+                queued = _listed_time(job)
+                if seen_before is not None and queued is not None and queued < seen_before:
+                    continue
+                found[job_id] = cid
             listed_meta.append(
                 {
                     "collector_id": cid,
@@ -870,6 +880,20 @@ def _outcome(record: JobRecord, future: Future[dict[str, Any]]) -> ReadOutcome:
     except JobLogError as exc:
         logger.warning("unreadable job log", extra={"job_id": record.job_id, "error": str(exc)})
         return ReadOutcome(record, error=exc)
+
+
+def _listed_time(job: dict[str, Any]) -> datetime | None:
+    """When a listed job was queued (or created), if the listing says so readably."""
+    for key in ("queued", "created"):
+        value = job.get(key)
+        if isinstance(value, str):
+            try:
+                moment = parse_iso(value)
+            except ValueError:
+                return None
+            if moment is not None:
+                return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None
 
 
 def _is_unreachable(error: object) -> bool:
