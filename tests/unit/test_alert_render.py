@@ -145,7 +145,7 @@ def _cases() -> dict[str, Alert]:
                     kind=AlertKind.RESOLVED,
                     rule=Rule.SUCCESS_RATE_BELOW_MIN,
                     severity=Severity.INFO,
-                    message="success_rate_below_min is back within its threshold",
+                    message="success rate back within its limit (latest job j_good00000000000001)",
                     job_ids=("j_good00000000000001",),
                     since=NOW - timedelta(hours=2, minutes=15),
                     duration_s=8100.0,

@@ -616,7 +616,7 @@ class Monitor:
                     kind=AlertKind.RESOLVED,
                     rule=rule.value,
                     severity=Severity.INFO,
-                    message=f"{rule.value} is back within its threshold",
+                    message=_resolved_message(rule, ok_jobs, self.settings.alarm_window),
                     observed=None,
                     limit=None,
                     job_ids=tuple(ok_jobs),
@@ -853,6 +853,22 @@ def _alarm_message(finding: Any, breaches: int, settings: Settings) -> str:
     if settings.alarm_window > 1:
         return f"{base} ({breaches} of the last {settings.alarm_window} jobs breached)"
     return base
+
+
+_RULE_SUBJECTS = {
+    Rule.SUCCESS_RATE_BELOW_MIN: "success rate",
+    Rule.FAILS_ABOVE_MAX: "failed inputs",
+    Rule.FAIL_RATIO_ABOVE_MAX: "fail ratio",
+    Rule.OUTPUT_BELOW_MIN: "output lines",
+}
+
+
+def _resolved_message(rule: Rule, ok_jobs: Sequence[str], window: int) -> str:
+    what = _RULE_SUBJECTS.get(rule, rule.value)
+    if window > 1:
+        return f"{what} back within its limit: fewer breaches than needed in the last {window} jobs"
+    latest = f" (latest job {ok_jobs[-1]})" if ok_jobs else ""
+    return f"{what} back within its limit{latest}"
 
 
 def summarize_errors(errors: Sequence[dict[str, Any]]) -> ErrorSummary:
