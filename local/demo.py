@@ -327,20 +327,6 @@ class Printer:
 
 
 # ---- delivery ----------------------------------------------------------------------------------
-class DemoStack(LocalStack):
-    """The provisioned stack, with each boto3 client made once: making one costs about 0.2 s
-    and every run drains three queues."""
-
-    _clients: dict[str, Any] | None = None
-
-    def client(self, service: str) -> Any:
-        if self._clients is None:
-            self._clients = {}
-        if service not in self._clients:
-            self._clients[service] = super().client(service)
-        return self._clients[service]
-
-
 @dataclass(frozen=True)
 class NotifierContext:
     """The part of a Lambda context the idempotency layer reads: the time left to deliver."""
@@ -620,8 +606,7 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
             if args.alerts_out
             else None
         )
-        provisioned = provision(moto.url, parameters={"EmailMinSeverity": EMAIL_MIN_SEVERITY})
-        stack = DemoStack(**vars(provisioned))
+        stack = provision(moto.url, parameters={"EmailMinSeverity": EMAIL_MIN_SEVERITY})
         api_url = args.api_url or (sim.url if sim else "")
         prepare_environment(args, stack, api_url)
         printer.clear_status()

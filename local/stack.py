@@ -136,9 +136,13 @@ class LocalStack:
     table_name: str
     topic_arn: str
     queues: dict[str, str] = field(default_factory=dict)  # subscription name -> queue URL
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def client(self, service: str) -> Any:
-        return _session().client(service, endpoint_url=self.endpoint)  # type: ignore[call-overload]
+        # Building a boto3 client costs ~0.2 s: one per service, reused.
+        if service not in self._clients:
+            self._clients[service] = _session().client(service, endpoint_url=self.endpoint)
+        return self._clients[service]
 
     def drain(self, queue: str, wait_seconds: int = 0) -> list[dict[str, Any]]:
         """Every SNS envelope waiting in a subscription's queue (deleted once read)."""

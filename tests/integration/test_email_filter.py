@@ -16,11 +16,11 @@ from local.stack import provision
 pytestmark = pytest.mark.integration
 
 
-def _alert(severity: Severity, *, test: bool = False) -> dict:
-    kind = AlertKind.TEST if test else AlertKind.JOB
+def _alert(severity: Severity, *, test: bool = False, kind: AlertKind = AlertKind.JOB) -> dict:
+    kind = AlertKind.TEST if test else kind
     entry = AlertEntry(kind=kind, rule="job_failed", severity=severity, message=f"{severity} one")
     alert = Alert(
-        alert_id=f"a-{severity}-{test}",
+        alert_id=f"a-{severity}-{test}-{kind}",
         collector_id="c_abc",
         collector_name="abc",
         entries=(entry,),
@@ -36,8 +36,8 @@ def _alert(severity: Severity, *, test: bool = False) -> dict:
     ("min_severity", "expected"),
     [
         ("critical", {"critical", "test", "cloudwatch"}),
-        ("warning", {"critical", "warning", "test", "cloudwatch"}),
-        ("info", {"critical", "warning", "info", "test", "cloudwatch"}),
+        ("warning", {"critical", "warning", "resolved", "test", "cloudwatch"}),
+        ("info", {"critical", "warning", "info", "resolved", "test", "cloudwatch"}),
     ],
 )
 def test_email_filter_routes_by_min_severity(moto_server, min_severity, expected) -> None:
@@ -48,16 +48,19 @@ def test_email_filter_routes_by_min_severity(moto_server, min_severity, expected
     )
     sns = stack.client("sns")
     publisher = AlertPublisher(stack.topic_arn, sns)
-    # When alerts of every severity, a test alert and a CloudWatch alarm notification are published
+    # When alerts of every severity, a RESOLVED, a test alert and a CloudWatch alarm notification
+    # are published
     for severity in (Severity.CRITICAL, Severity.WARNING, Severity.INFO):
         publisher.publish(_alert(severity))
     publisher.publish(_alert(Severity.INFO, test=True))
+    publisher.publish(_alert(Severity.WARNING, kind=AlertKind.RESOLVED))
     sns.publish(
         TopicArn=stack.topic_arn,
         Subject="ALARM: monitor errors",
         Message=json.dumps({"AlarmName": "job-alerts-monitor-errors", "NewStateValue": "ALARM"}),
     )
-    # Then the email subscription receives exactly the wanted ones
+    # Then the email subscription receives exactly the wanted ones (a RESOLVED is as severe as
+    # the alarm it ends, so it reaches whoever got that alarm)
     received = set()
     for envelope in stack.drain("email"):
         message = envelope["Message"]
@@ -65,7 +68,12 @@ def test_email_filter_routes_by_min_severity(moto_server, min_severity, expected
             received.add("cloudwatch")
             continue
         doc = json.loads(message)
-        received.add("test" if doc["test"] else doc["severity"])
+        if doc["test"]:
+            received.add("test")
+        elif doc["kind"] == "RESOLVED":
+            received.add("resolved")
+        else:
+            received.add(doc["severity"])
     assert received == expected
     # And the unfiltered subscription receives everything
-    assert len(stack.drain("all")) == 5
+    assert len(stack.drain("all")) == 6

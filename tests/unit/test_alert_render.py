@@ -514,3 +514,45 @@ def test_sns_publish_request_drops_job_details_to_fit_the_size_limit() -> None:
     assert 0 < len(published["jobs"]) < 400
     assert published["affected_jobs"] == 400
     assert "more jobs not listed" in json.loads(request["Message"])["email"]
+
+
+def test_render_unsettled_job_rate_is_so_far_and_stuck_advice_does_not_say_rerun() -> None:
+    # Given a stuck_queued alert about a job that has not started
+    job = JobFacts(
+        job_id="j_queued000000000001",
+        collector_id="c_abc",
+        status="queued",
+        settled=False,
+        inputs=250,
+        success=0,
+        fails=0,
+        success_rate=0.0,
+    )
+    entry = AlertEntry(
+        kind=AlertKind.JOB,
+        rule="stuck_queued",
+        severity=Severity.WARNING,
+        message="queued for 65 min, longer than the allowed 60 min",
+        observed=65.0,
+        limit=60.0,
+        job_ids=(job.job_id,),
+    )
+    alert = Alert(
+        alert_id="a-stuck",
+        collector_id="c_abc",
+        collector_name="abc",
+        entries=(entry,),
+        jobs=(job,),
+        affected_jobs=1,
+        created_at=datetime(2026, 3, 2, 9, 15, tzinfo=UTC),
+    )
+    doc = to_document(alert)
+    # When it is rendered for email and Slack
+    email = render_email(doc)
+    slack = json.dumps(render_slack(doc))
+    # Then the rate is "so far", and the advice is to check or cancel, not to rerun
+    assert "Success so far: 0%" in email
+    assert "success so far 0%" in slack
+    assert "Success rate:" not in email
+    assert "/rerun" not in email
+    assert "max_queue_minutes" in email

@@ -547,7 +547,19 @@ _WHAT_TO_DO: Mapping[AlertKind, str] = {
 }
 
 
+# A hung job has not stopped: rerunning it would start a duplicate, so the advice differs.
+_WHAT_TO_DO_STUCK = (
+    "The job is still {state}: check its progress in the Bright Data control panel and cancel "
+    "it there if it is hung (a rerun now would start a duplicate); if this collector is "
+    "normally this slow, raise `{limit}` for it with a per-collector override."
+)
+
+
 def _what_to_do(entry: AlertEntry) -> str:
+    if entry.rule == Rule.STUCK_QUEUED.value:
+        return _WHAT_TO_DO_STUCK.format(state="queued", limit="max_queue_minutes")
+    if entry.rule == Rule.STUCK_RUNNING.value:
+        return _WHAT_TO_DO_STUCK.format(state="running", limit="max_run_minutes")
     job_id = _one_line(entry.job_ids[0], 80) if len(entry.job_ids) == 1 else "<job_id>"
     return _WHAT_TO_DO[entry.kind].format(job_id=job_id)
 
@@ -574,7 +586,9 @@ def _job_lines(job: JobFacts) -> list[str]:
         detail = ""
         if job.success is not None and job.inputs is not None:
             detail = f" ({job.success:,} of {job.inputs:,} inputs succeeded)"
-        lines.append(f"  Success rate:  {_percent(job.success_rate)}{detail}")
+        # An unsettled job's rate is only what it has done so far.
+        label = "Success rate:  " if job.settled else "Success so far: "
+        lines.append(f"  {label}{_percent(job.success_rate)}{detail}")
     counts = [
         f"{name} {value:,}"
         for name, value in (("inputs", job.inputs), ("failed", job.fails), ("lines", job.lines))
@@ -747,7 +761,8 @@ def _job_block(job: JobFacts) -> dict[str, Any] | None:
 def _job_facts_line(job: JobFacts) -> str:
     parts = [_slack_link(job.job_id), _esc(job.status, 30)]
     if job.success_rate is not None:
-        parts.append(f"success {_percent(job.success_rate)}")
+        so_far = "" if job.settled else " so far"
+        parts.append(f"success{so_far} {_percent(job.success_rate)}")
     if job.fails is not None:
         parts.append(f"failed {job.fails:,}")
     if job.lines is not None:

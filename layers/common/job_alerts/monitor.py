@@ -38,6 +38,7 @@ from job_alerts.publish import AlertPublisher
 from job_alerts.rules import (
     COLLECTOR_RULES,
     JOB_EVENT_RULES,
+    RULE_SEVERITY,
     Rule,
     RuleResult,
     Severity,
@@ -375,7 +376,7 @@ class Monitor:
             entry = AlertEntry(
                 kind=AlertKind.RECOVERED,
                 rule="api_health",
-                severity=Severity.INFO,
+                severity=Severity.CRITICAL,  # as severe as the DEGRADED alert it ends
                 message="Bright Data API reachable and token accepted again",
                 observed=new.value,
                 limit=None,
@@ -615,7 +616,9 @@ class Monitor:
                 AlertEntry(
                     kind=AlertKind.RESOLVED,
                     rule=rule.value,
-                    severity=Severity.INFO,
+                    # As severe as the alarm it ends: whoever was told of the alarm (an email
+                    # filtered by severity, say) hears that it is over.
+                    severity=RULE_SEVERITY[rule],
                     message=_resolved_message(rule, ok_jobs, self.settings.alarm_window),
                     observed=None,
                     limit=None,
