@@ -612,7 +612,7 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
         printer.clear_status()
 
         from job_alerts import factory
-        from job_alerts.monitor import Monitor
+        from job_alerts.service import build_monitor
         from job_alerts.slack import OncePerMessage, SlackClient
         from job_alerts.state import HealthState
 
@@ -658,14 +658,7 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
             if sim is not None:
                 step.act(sim)
             printer.status(f"run {run}/{total_runs}: reading jobs …")
-            monitor = Monitor(
-                cfg,
-                factory.bright_data_client(cfg),
-                factory.state_store(cfg),
-                factory.publisher(cfg),
-                factory.thresholds_resolver(cfg),
-                clock=clock,
-            )
+            monitor = build_monitor(cfg, clock=clock)
             summary = monitor.run()
             printer.clear_status()
             counts = (

@@ -96,19 +96,12 @@ def _rss_mb() -> float:
 def _child_run(now: datetime, result_path: Path) -> None:
     rss_start = _rss_mb()
     from job_alerts import factory, service
-    from job_alerts.monitor import Monitor
     from job_alerts.observability import logger, metrics
+    from job_alerts.service import build_monitor
 
     rss_imported = _rss_mb()
     cfg = factory.settings()
-    monitor = Monitor(
-        cfg,
-        factory.bright_data_client(cfg),
-        factory.state_store(cfg),
-        factory.publisher(cfg),
-        factory.thresholds_resolver(cfg),
-        clock=lambda: now,
-    )
+    monitor = build_monitor(cfg, clock=lambda: now)
     phases: dict[str, float] = {}
     for name in ("_discover", "_select", "_read", "_evaluate", "_persist"):
         setattr(monitor, name, _timed(getattr(monitor, name), name.strip("_"), phases))
@@ -435,7 +428,10 @@ def cost_estimate(
     listed = changed * 5 / 6 + w.collectors / 6
     window_jobs = jobs_per_day / w.collectors * (w.lookback_days + 0.5)
     pages = max(1, math.ceil(window_jobs / 500))
-    batch_get_items = listed * window_jobs  # every listed id is looked up (consistent read)
+    # Ids looked up (consistent BatchGet): on the 30-minute full pass every listed id; on other
+    # runs only ids queued since the previous listing plus the monitor's 1-hour overlap.
+    recent_jobs = min(window_jobs, jobs_per_day / w.collectors * (5 + 60) / (24 * 60))
+    batch_get_items = w.collectors / 6 * window_jobs + changed * 5 / 6 * recent_jobs
     wru_item = math.ceil(item_bytes / 1024)
     # Worst case: every live job changed since its last read, so each read is written back;
     # the sparse GSI (projection ALL) costs a second write of each live item.

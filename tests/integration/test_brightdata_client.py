@@ -25,6 +25,7 @@ from job_alerts.brightdata import (
     Unauthorized,
 )
 from local.simulator import BrightDataSimulator
+from tests.support import exception_texts
 
 pytestmark = pytest.mark.integration
 
@@ -96,21 +97,6 @@ def make_client(
     yield make
     for client in clients:
         client.close()
-
-
-def exception_texts(exc: BaseException) -> list[str]:
-    """str and repr of an exception and of everything chained to it."""
-    texts: list[str] = []
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        current = todo.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        texts += [str(current), repr(current), *map(str, current.args)]
-        todo += [current.__cause__, current.__context__]
-    return texts
 
 
 # -- happy paths -----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import pytest
 
 from job_alerts import factory
 from job_alerts.monitor import Monitor, RunSummary
+from job_alerts.service import build_monitor
 from job_alerts.state import AlarmState, AlertStatus, HealthState
 from local.simulator import BrightDataSimulator
 from local.stack import LocalStack
@@ -45,15 +46,8 @@ class Clock:
 def make_monitor(
     clock: Clock, remaining_ms: Callable[[], int] | None = None, publisher: Any = None
 ) -> Monitor:
-    cfg = factory.settings()
-    return Monitor(
-        cfg,
-        factory.bright_data_client(cfg),
-        factory.state_store(cfg),
-        publisher if publisher is not None else factory.publisher(cfg),
-        factory.thresholds_resolver(cfg),
-        clock=clock,
-        remaining_ms=remaining_ms,
+    return build_monitor(
+        factory.settings(), clock=clock, remaining_ms=remaining_ms, publisher=publisher
     )
 
 

@@ -26,6 +26,7 @@ from tests.integration.faults import (
     make_monitor,
     scan,
 )
+from tests.support import exception_texts
 
 pytestmark = pytest.mark.integration
 
@@ -37,23 +38,6 @@ COLLECTOR = "c_secret"
 def secret_sim() -> Iterator[BrightDataSimulator]:
     with BrightDataSimulator(token=TOKEN) as sim:
         yield sim
-
-
-def _exception_texts(exc: BaseException) -> list[str]:
-    """str and repr of an exception and of everything chained to it."""
-    texts: list[str] = []
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        current = todo.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        texts += [str(current), repr(current), *map(str, current.args)]
-        todo += [current.__cause__, current.__context__]
-        if isinstance(current, BaseExceptionGroup):
-            todo += list(current.exceptions)
-    return texts
 
 
 def test_secrets_never_leak_through_a_faulty_scenario(
@@ -149,7 +133,7 @@ def test_secrets_never_leak_through_a_faulty_scenario(
         "log records": "\n".join(f"{r.getMessage()} {as_text(r.__dict__)}" for r in caplog.records),
         "alert documents": as_text(ledger.messages),
         "SNS messages": as_text(stack.drain("all")),
-        "exceptions": "\n".join(t for exc in raised for t in _exception_texts(exc)),
+        "exceptions": "\n".join(t for exc in raised for t in exception_texts(exc)),
         "DynamoDB items": as_text(scan(stack)),
         "settings": repr(cfg) + repr(fast_client(sim.url, TOKEN)),
     }

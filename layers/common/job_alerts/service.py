@@ -22,14 +22,24 @@ TRACK_DETAIL_TYPE = "Track Bright Data job"
 
 
 def build_monitor(
-    cfg: Settings, *, remaining_ms: Callable[[], int] | None = None, with_publisher: bool = True
+    cfg: Settings,
+    *,
+    remaining_ms: Callable[[], int] | None = None,
+    with_publisher: bool = True,
+    clock: Callable[[], datetime] | None = None,
+    publisher: Any = None,
 ) -> Monitor:
+    """A monitor wired to the real collaborators of `cfg`; tests, the demo and the benchmark
+    pass a clock (simulated time) or a publisher of their own."""
+    if publisher is None and with_publisher:
+        publisher = factory.publisher(cfg)
     return Monitor(
         cfg,
         factory.bright_data_client(cfg),
         factory.state_store(cfg),
-        factory.publisher(cfg) if with_publisher else None,
+        publisher,
         factory.thresholds_resolver(cfg),
+        clock=clock or (lambda: datetime.now(UTC)),
         remaining_ms=remaining_ms,
     )
 
