@@ -31,12 +31,13 @@ def build_monitor(
 ) -> Monitor:
     """A monitor wired to the real collaborators of `cfg`; tests, the demo and the benchmark
     pass a clock (simulated time) or a publisher of their own."""
+    store = factory.state_store(cfg)  # first: the table is the first thing a run needs
     if publisher is None and with_publisher:
         publisher = factory.publisher(cfg)
     return Monitor(
         cfg,
         factory.bright_data_client(cfg),
-        factory.state_store(cfg),
+        store,
         publisher,
         factory.thresholds_resolver(cfg),
         clock=clock or (lambda: datetime.now(UTC)),
