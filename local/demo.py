@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar, TextIO
 
 from local.simulator import BrightDataSimulator
 from local.slack_sink import SlackSink
-from local.stack import LocalStack, MotoServer, provision
+from local.stack import LocalStack, MotoServer, lambda_sns_record, provision
 
 if TYPE_CHECKING:
     from job_alerts.monitor import RunSummary
@@ -351,28 +351,6 @@ class Delivered:
             for message in self.messages
             for e in json.loads(message["Message"])["entries"]
         )
-
-
-def lambda_sns_record(envelope: Mapping[str, Any], subscription_arn: str) -> dict[str, Any]:
-    """The SNS record a Lambda subscriber receives, built from the envelope SQS received."""
-    return {
-        "EventSource": "aws:sns",
-        "EventVersion": "1.0",
-        "EventSubscriptionArn": subscription_arn,
-        "Sns": {
-            "Type": envelope.get("Type", "Notification"),
-            "MessageId": envelope["MessageId"],
-            "TopicArn": envelope.get("TopicArn"),
-            "Subject": envelope.get("Subject"),
-            "Message": envelope["Message"],
-            "Timestamp": envelope.get("Timestamp"),
-            "SignatureVersion": envelope.get("SignatureVersion", "1"),
-            "Signature": envelope.get("Signature", ""),
-            "SigningCertUrl": envelope.get("SigningCertURL", ""),
-            "UnsubscribeUrl": envelope.get("UnsubscribeURL", ""),
-            "MessageAttributes": envelope.get("MessageAttributes", {}),
-        },
-    }
 
 
 class Deliverer:

@@ -128,6 +128,28 @@ class _Resolver:
 _NO_VALUE = object()  # what !Ref AWS::NoValue resolves to: the property is left out
 
 
+def lambda_sns_record(envelope: Mapping[str, Any], subscription_arn: str) -> dict[str, Any]:
+    """The SNS record a Lambda subscriber receives, built from the envelope SQS received."""
+    return {
+        "EventSource": "aws:sns",
+        "EventVersion": "1.0",
+        "EventSubscriptionArn": subscription_arn,
+        "Sns": {
+            "Type": envelope.get("Type", "Notification"),
+            "MessageId": envelope["MessageId"],
+            "TopicArn": envelope.get("TopicArn"),
+            "Subject": envelope.get("Subject"),
+            "Message": envelope["Message"],
+            "Timestamp": envelope.get("Timestamp"),
+            "SignatureVersion": envelope.get("SignatureVersion", "1"),
+            "Signature": envelope.get("Signature", ""),
+            "SigningCertUrl": envelope.get("SigningCertURL", ""),
+            "UnsubscribeUrl": envelope.get("UnsubscribeURL", ""),
+            "MessageAttributes": envelope.get("MessageAttributes", {}),
+        },
+    }
+
+
 @dataclass
 class LocalStack:
     """Handles to the provisioned resources, and readers for what the topic delivered."""
@@ -163,6 +185,12 @@ class LocalStack:
                 out.append(json.loads(message["Body"]))
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
             wait_seconds = 0
+
+    def lambda_records(self, queue: str) -> list[dict[str, Any]]:
+        """What a subscription received, as the SNS records of the Lambda event a subscribed
+        function (the Slack notifier) would get."""
+        arn = f"{self.topic_arn}:{queue}"
+        return [lambda_sns_record(envelope, arn) for envelope in self.drain(queue)]
 
     def env(self) -> dict[str, str]:
         return {

@@ -400,21 +400,6 @@ def test_fault_deadline_mid_run_leaves_the_rest_for_later(
 # ---- Slack ------------------------------------------------------------------------------------
 
 
-def _slack_records(stack: LocalStack) -> list[dict[str, Any]]:
-    """What the Slack subscription received, as the SNS records of a Lambda event."""
-    return [
-        {
-            "EventSource": "aws:sns",
-            "Sns": {
-                "MessageId": envelope["MessageId"],
-                "Subject": envelope.get("Subject"),
-                "Message": envelope["Message"],
-            },
-        }
-        for envelope in stack.drain("slack")
-    ]
-
-
 SLACK_FAULTS: dict[str, tuple[Callable[[SlackSink], None], bool]] = {
     # name: (fault, whether the first delivery raises)
     "429_then_ok": (lambda sink: sink.rate_limit(times=1, retry_after=0), False),
@@ -431,7 +416,7 @@ def test_fault_slack_errors_propagate_and_retry_posts_once(
     # Given an alert the monitor published, as the Slack notifier receives it
     failed_job(sim, "j_fail1")
     make_monitor(clock, ledger=ledger, remaining_ms=lambda_time).run()
-    [record] = _slack_records(stack)
+    [record] = stack.lambda_records("slack")
     once = OncePerMessage(stack.table_name, dynamodb_client=stack.client("dynamodb"))
     once.register_lambda_context(lambda_context)
     client = SlackClient(backoff_base=0.01, max_attempts=2, read_timeout=0.3, budget_seconds=5)
@@ -465,7 +450,7 @@ def test_fault_slack_permanent_failure_raises_every_time(world: World, lambda_co
     sim, stack, clock, ledger = world
     failed_job(sim, "j_fail1")
     make_monitor(clock, ledger=ledger, remaining_ms=lambda_time).run()
-    records = _slack_records(stack)
+    records = stack.lambda_records("slack")
     once = OncePerMessage(stack.table_name, dynamodb_client=stack.client("dynamodb"))
     once.register_lambda_context(lambda_context)
     with SlackSink() as sink:

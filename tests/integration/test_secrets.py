@@ -95,17 +95,7 @@ def test_secrets_never_leak_through_a_faulty_scenario(
             except Exception as exc:
                 raised.append(exc)
         # The Slack notifier: 500s then recovery, through the real handler path
-        records = [
-            {
-                "EventSource": "aws:sns",
-                "Sns": {
-                    "MessageId": envelope["MessageId"],
-                    "Subject": envelope.get("Subject"),
-                    "Message": envelope["Message"],
-                },
-            }
-            for envelope in stack.drain("slack")
-        ]
+        records = stack.lambda_records("slack")
         assert records
         once = OncePerMessage(stack.table_name, dynamodb_client=stack.client("dynamodb"))
         once.register_lambda_context(lambda_context)
