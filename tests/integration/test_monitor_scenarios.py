@@ -541,3 +541,24 @@ def test_monitor_relisting_looks_up_only_recent_jobs(world, monitor_env) -> None
     full.store.get_jobs = spy
     full.run()
     assert len(looked_up) == 31
+
+
+def test_monitor_many_failed_jobs_split_into_transaction_sized_alerts(world, monitor_env) -> None:
+    sim, stack, clock = world
+    monitor_env(**JOB_RULES_ONLY)
+    # Given more failed jobs in one collector than one DynamoDB transaction can claim
+    # (a first deployment looking back over two busy days)
+    for n in range(120):
+        sim.add_job(f"j_fail{n:03d}", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
+    # When the monitor runs
+    summary = make_monitor(clock).run()
+    # Then every job is alerted exactly once, over more than one message
+    messages = delivered(stack)
+    alerted = [job for m in messages for e in m["doc"]["entries"] for job in e["job_ids"]]
+    assert len(messages) == 2
+    assert sorted(alerted) == [f"j_fail{n:03d}" for n in range(120)]
+    assert summary.jobs_settled == 120
+    # And nothing more on the next run
+    clock.advance(5)
+    make_monitor(clock).run()
+    assert delivered(stack) == []

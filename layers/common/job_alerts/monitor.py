@@ -523,7 +523,10 @@ class Monitor:
                 if once_per_job:
                     if result.verdict is not Verdict.BREACH or finding is None:
                         continue
-                    if rule.value in record.alerted:
+                    # Claimed by an earlier run, or by an earlier alert of this run.
+                    if rule.value in record.alerted or rule.value in self._alerted_now.get(
+                        job.job_id, ()
+                    ):
                         continue
                     pending.claims.append(
                         self.store.job_claim(job.job_id, rule.value, now, ttl_days)
@@ -670,17 +673,20 @@ class Monitor:
         if pending.collector_id and not dry_run:
             silence = self.store.active_silence(pending.collector_id, now)
         errors = {} if dry_run else self._error_details(pending)
-        for start in range(0, max(len(pending.entries), 1), MAX_CLAIMS_PER_ALERT):
+        # Every entry was planned together with the claim that makes it once-only, so the two
+        # lists run in step and split the same way into transaction-sized alerts.
+        if len(pending.claims) != len(pending.entries):
+            raise RuntimeError("every alert entry must be planned with exactly one claim")
+        for start in range(0, len(pending.entries), MAX_CLAIMS_PER_ALERT):
             entries = pending.entries[start : start + MAX_CLAIMS_PER_ALERT]
-            if not entries:
-                return
+            claims = pending.claims[start : start + MAX_CLAIMS_PER_ALERT]
             chunk_jobs = {j for e in entries for j in e.job_ids}
             jobs = [
                 JobFacts.from_joblog(job, errors.get(job_id))
                 for job_id, job in pending.jobs.items()
                 if job_id in chunk_jobs
             ][:ALERT_JOBS_SHOWN]
-            keys = sorted(f"{c.key[0]}|{c.key[1]}" for c in pending.claims)
+            keys = sorted(f"{c.key[0]}|{c.key[1]}" for c in claims)
             digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:12]
             part = start // MAX_CLAIMS_PER_ALERT
             stamp = now.strftime("%Y%m%dT%H%M%S")
@@ -697,7 +703,6 @@ class Monitor:
             if dry_run:
                 summary.alerts_planned.append(document)
                 continue
-            claims = pending.claims if start == 0 else []
             status = AlertStatus.SUPPRESSED if silence else AlertStatus.PENDING
             record = AlertRecord(
                 alert_id=alert.alert_id,
