@@ -562,3 +562,31 @@ def test_monitor_many_failed_jobs_split_into_transaction_sized_alerts(world, mon
     clock.advance(5)
     make_monitor(clock).run()
     assert delivered(stack) == []
+
+
+def test_monitor_busy_collector_still_gets_full_passes(world, monitor_env) -> None:
+    sim, stack, clock = world
+    good_job(sim, "j_first")
+    make_monitor(clock).run()
+    # Given a job that shows up in listings late, with a queued time hours old
+    sim.add_job(
+        "j_late",
+        COLLECTOR,
+        "done",
+        created=clock.now - timedelta(hours=3),
+        inputs=10,
+        success=10,
+        fails=0,
+        lines=10,
+    )
+    # When the collector starts a new job every run (so it is listed every run)
+    reads_of_late = []
+    for n in range(7):
+        clock.advance(5)
+        good_job(sim, f"j_busy{n}")
+        make_monitor(clock).run()
+        reads_of_late.append(sim.count("log", job_id="j_late"))
+    # Then the late job is not looked up on ordinary listings, but the 30-minute full pass
+    # finds it and it is read exactly once
+    assert reads_of_late[:5] == [0, 0, 0, 0, 0]
+    assert reads_of_late[-1] == 1

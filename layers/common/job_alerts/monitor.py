@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from job_alerts.alerts import (
@@ -224,59 +224,45 @@ class Monitor:
         known = self.store.collector_meta()
         today = now.date()
         start = today - timedelta(days=self.settings.lookback_days)
+        plans = [p for p in (_listing_plan(c, known.get(c["id"]), now) for c in seen) if p]
         listed_meta = []
         found: dict[str, str] = {}
-        for collector in seen:
-            cid = collector["id"]
-            last_run = collector.get("last_run")
-            previous = known.get(cid)
-            # The API's last_run tells when a collector last started a job: unchanged means
-            # nothing new to list. Without it we must list every run.
-            listed_at = parse_iso(previous.get("listed_at")) if previous else None
-            if (
-                last_run
-                and previous
-                and previous.get("last_run") == str(last_run)
-                and listed_at is not None
-                and now - listed_at < FULL_LIST_INTERVAL
-            ):
+        auth_failed = False
+        for plan, result in zip(plans, self._list_jobs(plans, start, today), strict=True):
+            attempts += 1
+            if isinstance(result, Unauthorized):
+                failures += 1
+                auth_failed = True
                 continue
-            try:
-                attempts += 1
-                jobs = self.client.list_jobs(cid, start, today)
-            except Unauthorized:
-                return failures + 1, attempts, True
-            except BrightDataError as exc:
-                failures += 1 if _is_unreachable(exc) else 0
+            if isinstance(result, BrightDataError):
+                failures += 1 if _is_unreachable(result) else 0
                 logger.warning(
-                    "listing jobs failed", extra={"collector": cid, "error": _describe(exc)}
+                    "listing jobs failed",
+                    extra={"collector": plan.collector_id, "error": _describe(result)},
                 )
                 continue
             summary.collectors_listed += 1
-            # Jobs queued well before the previous listing were recorded then: skip looking
-            # them up again, except on the periodic full pass.
-            full_pass = listed_at is None or now - listed_at >= FULL_LIST_INTERVAL
-            seen_before = None if full_pass or listed_at is None else listed_at - LISTING_OVERLAP
-            for job in jobs:
+            for job in result:
                 job_id = job.get("id") if isinstance(job, dict) else None
                 if not isinstance(job_id, str):
                     continue
                 queued = _listed_time(job)
-                if seen_before is not None and queued is not None and queued < seen_before:
+                # Jobs queued well before the previous listing were recorded then: not looked
+                # up again, except on the periodic full pass.
+                if plan.seen_before and queued is not None and queued < plan.seen_before:
                     continue
-                found[job_id] = cid
+                found[job_id] = plan.collector_id
             listed_meta.append(
                 {
-                    "collector_id": cid,
-                    "name": self._names[cid],
-                    "last_run": str(last_run or ""),
-                    "listed_at": iso(now)
-                    if not (previous and previous.get("last_run") == str(last_run))
-                    or listed_at is None
-                    or now - listed_at >= FULL_LIST_INTERVAL
-                    else previous["listed_at"],
+                    "collector_id": plan.collector_id,
+                    "name": self._names[plan.collector_id],
+                    "last_run": plan.last_run,
+                    "listed_at": iso(now),
+                    "full_at": iso(now) if plan.full_pass else plan.full_at,
                 }
             )
+        if auth_failed:
+            return failures, attempts, True
         readable: dict[str, str] = {}
         for job_id, cid in found.items():
             # Validate before the ids become table keys: an oversized or odd id would make
@@ -305,6 +291,23 @@ class Monitor:
         if listed_meta and not dry_run:
             self.store.save_collector_meta(listed_meta)
         return failures, attempts, False
+
+    def _list_jobs(
+        self, plans: Sequence[_ListingPlan], start: date, end: date
+    ) -> list[list[dict[str, Any]] | BrightDataError]:
+        """List the planned collectors' jobs, several at a time (each listing may be pages)."""
+        if not plans:
+            return []
+
+        def one(plan: _ListingPlan) -> list[dict[str, Any]] | BrightDataError:
+            try:
+                return self.client.list_jobs(plan.collector_id, start, end)
+            except BrightDataError as exc:
+                return exc
+
+        workers = min(self.settings.max_concurrency, len(plans))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="list") as pool:
+            return list(pool.map(one, plans))
 
     def _select(self, health: Health, new_jobs: Sequence[JobRecord]) -> list[JobRecord]:
         """Live jobs in a fair order: continue after where the last (cut short) run stopped, so
@@ -904,6 +907,34 @@ def _outcome(record: JobRecord, future: Future[dict[str, Any]]) -> ReadOutcome:
     except JobLogError as exc:
         logger.warning("unreadable job log", extra={"job_id": record.job_id, "error": str(exc)})
         return ReadOutcome(record, error=exc)
+
+
+@dataclass(frozen=True)
+class _ListingPlan:
+    """Why and how one collector's jobs are listed this run."""
+
+    collector_id: str
+    last_run: str
+    full_pass: bool  # look up every listed id (every FULL_LIST_INTERVAL)
+    full_at: str | None  # when the last full pass was
+    seen_before: datetime | None  # jobs queued before this were in an earlier listing
+
+
+def _listing_plan(
+    collector: dict[str, Any], previous: dict[str, Any] | None, now: datetime
+) -> _ListingPlan | None:
+    """None when the collector need not be listed: its last_run (when the API says when it last
+    started a job) is unchanged and a full pass is not due. Without last_run it is listed every
+    run."""
+    last_run = str(collector.get("last_run") or "")
+    previous = previous or {}
+    listed_at = parse_iso(previous.get("listed_at"))
+    full_at = previous.get("full_at")
+    full_due = full_at is None or now - (parse_iso(full_at) or now) >= FULL_LIST_INTERVAL
+    if last_run and previous.get("last_run") == last_run and not full_due:
+        return None
+    seen_before = None if full_due or listed_at is None else listed_at - LISTING_OVERLAP
+    return _ListingPlan(collector["id"], last_run, full_due, full_at, seen_before)
 
 
 def _listed_time(job: dict[str, Any]) -> datetime | None:
