@@ -62,9 +62,9 @@ from job_alerts.state import (
 )
 from job_alerts.thresholds import Thresholds
 
-# A run reads at most this share of failing reads before it calls the API unreachable.
+# When more than this share of a run's Bright Data calls fail (after retries), the API counts as
+# unreachable: one DEGRADED alert, and no verdicts from what little was read.
 UNREACHABLE_FAILURE_SHARE = 0.5
-UNREACHABLE_MIN_ATTEMPTS = 2
 # Error details are fetched for a few alerting jobs only: enough to say why, cheap to get.
 ERROR_DETAIL_JOBS = 3
 ALERT_JOBS_SHOWN = 20
@@ -958,9 +958,7 @@ def _is_unreachable(error: object) -> bool:
 def _judge_health(auth_failed: bool, failures: int, attempts: int) -> HealthState:
     if auth_failed:
         return HealthState.TOKEN_REJECTED
-    if attempts >= UNREACHABLE_MIN_ATTEMPTS and failures / attempts > UNREACHABLE_FAILURE_SHARE:
-        return HealthState.API_UNREACHABLE
-    if attempts and attempts < UNREACHABLE_MIN_ATTEMPTS and failures == attempts:
+    if attempts and failures / attempts > UNREACHABLE_FAILURE_SHARE:
         return HealthState.API_UNREACHABLE
     return HealthState.HEALTHY
 
