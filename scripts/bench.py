@@ -69,6 +69,7 @@ class Workload:
     alert_share: float = 0.02  # share of jobs that end up in an alert
     dynamodb_call_s: float = 0.010  # one BatchGet/BatchWrite round trip on real DynamoDB
     list_call_s: float = 0.3  # one /dca/collector/jobs page on the real API (assumed)
+    concurrency: int = 16  # MAX_CONCURRENCY: collectors listed at the same time
 
 
 # ---- child side: one monitor run, or a sequential loop of GETs ---------------------------------
@@ -442,7 +443,8 @@ def cost_estimate(
     duration = (
         base_run_s
         + live_per_run / read_rate
-        + listed * pages * w.list_call_s
+        # collectors are listed concurrently, MAX_CONCURRENCY at a time; a listing's pages in turn
+        + math.ceil(listed / w.concurrency) * pages * w.list_call_s
         + (batch_get_items / 100 + live_per_run / 25) * w.dynamodb_call_s
     )
     lambda_cost = runs_month * duration * w.memory_gb * prices.lambda_gb_second
