@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from job_alerts import factory
 from job_alerts.monitor import Monitor
 from job_alerts.slack import OncePerMessage, SlackClient, SlackDeliveryError, deliver_sns_event
-from job_alerts.state import HealthState
+from job_alerts.state import HealthState, StateStore
 from local.simulator import BrightDataSimulator
 from local.slack_sink import SlackSink
 from local.stack import LocalStack
@@ -290,14 +290,11 @@ def test_fault_dynamodb_persistent_throttle_fails_the_run_cleanly(
     assert_consistent(stack)
 
 
-def test_fault_concurrent_run_wins_every_claim(world: World) -> None:
-    sim, stack, clock, ledger = world
-    for n in range(3):
-        failed_job(sim, f"j_fail{n}")
-    bad_job(sim, "j_bad1")
-    # Given run A, which is overtaken by a whole run B just before it records its decisions
-    store_a = factory.state_store(factory.settings())
-    original = store_a.record_alert
+def overtaken_store(clock: Clock, ledger: Ledger) -> tuple[StateStore, dict[str, bool]]:
+    """A store for run A that, the first time A records an alert, lets a whole run B go first;
+    the flag says whether B ran."""
+    store = factory.state_store(factory.settings())
+    original = store.record_alert
     overtaken = {"done": False}
 
     def record_after_b(*args: Any, **kwargs: Any) -> None:
@@ -306,7 +303,17 @@ def test_fault_concurrent_run_wins_every_claim(world: World) -> None:
             make_monitor(clock, ledger=ledger, remaining_ms=lambda_time, run_id="run-b").run()
         original(*args, **kwargs)
 
-    store_a.record_alert = record_after_b  # type: ignore[method-assign]
+    store.record_alert = record_after_b  # type: ignore[method-assign]
+    return store, overtaken
+
+
+def test_fault_concurrent_run_wins_every_claim(world: World) -> None:
+    sim, stack, clock, ledger = world
+    for n in range(3):
+        failed_job(sim, f"j_fail{n}")
+    bad_job(sim, "j_bad1")
+    # Given run A, which is overtaken by a whole run B just before it records its decisions
+    store_a, overtaken = overtaken_store(clock, ledger)
     # When A goes on after B finished
     summary_a = make_monitor(
         clock, ledger=ledger, store=store_a, remaining_ms=lambda_time, run_id="run-a"
@@ -325,17 +332,7 @@ def test_fault_concurrent_health_transition_is_recorded_once(world: World) -> No
     failed_job(sim, "j_fail1")
     sim.inject("*", "unauthorized", times=None)
     # Given run A overtaken by run B while both record "token rejected"
-    store_a = factory.state_store(factory.settings())
-    original = store_a.record_alert
-    overtaken = {"done": False}
-
-    def record_after_b(*args: Any, **kwargs: Any) -> None:
-        if not overtaken["done"]:
-            overtaken["done"] = True
-            make_monitor(clock, ledger=ledger, remaining_ms=lambda_time, run_id="run-b").run()
-        original(*args, **kwargs)
-
-    store_a.record_alert = record_after_b  # type: ignore[method-assign]
+    store_a, overtaken = overtaken_store(clock, ledger)
     # When A goes on, Then it does not fail, and only one DEGRADED alert exists
     summary_a = make_monitor(
         clock, ledger=ledger, store=store_a, remaining_ms=lambda_time, run_id="run-a"

@@ -143,7 +143,7 @@ class Monitor:
         publisher: AlertPublisher | None,
         thresholds_for: Callable[[str | None], Thresholds],
         *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] | None = None,
         remaining_ms: Callable[[], int] | None = None,
         run_id: str | None = None,
     ) -> None:
@@ -152,11 +152,12 @@ class Monitor:
         self.store = store
         self.publisher = publisher
         self.thresholds_for = thresholds_for
-        self.clock = clock
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.remaining_ms = remaining_ms
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self._names: dict[str, str] = {}
-        # Rules claimed for a job during this run, so its stored record can say so.
+        # Rules found claimed for a job during this run (by this run, or by a concurrent one that
+        # won the claim), so planning skips them and the job's stored record says so.
         self._alerted_now: dict[str, set[str]] = {}
         self._new_jobs: list[JobRecord] = []
 
@@ -491,20 +492,14 @@ class Monitor:
                     "decision conflict, re-planning",
                     extra={"collector": cid, "attempt": attempt, "keys": conflict.failed_keys},
                 )
-                self._forget_claims(judged, conflict.failed_keys)
+                self._note_claimed(conflict.failed_keys)
         raise ConflictError(f"could not record decisions for {cid} after {CLAIM_RETRIES} tries")
 
-    def _forget_claims(
-        self,
-        judged: Sequence[tuple[JobLog, JobRecord, list[RuleResult]]],
-        keys: Iterable[tuple[str, str]],
-    ) -> None:
-        by_job: dict[str, JobRecord] = {record.job_id: record for _, record, _ in judged}
+    def _note_claimed(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Remember the job rules these claim keys settle (other claims carry no job rule)."""
         for pk, sk in keys:
             if pk.startswith("JOB#") and sk.startswith("ALERTED#"):
-                record = by_job.get(pk[4:])
-                if record is not None and sk[8:] not in record.alerted:
-                    record.alerted.append(sk[8:])
+                self._alerted_now.setdefault(pk[4:], set()).add(sk[8:])
 
     def _plan_collector(
         self,
@@ -724,12 +719,7 @@ class Monitor:
                 lease_until=self._lease_until(now),
                 owner=self.run_id,
             )
-            for claim in claims:
-                pk, sk = claim.key
-                if pk.startswith("JOB#") and sk.startswith("ALERTED#"):
-                    job = pending.jobs.get(pk[4:])
-                    if job is not None:
-                        self._alerted_now.setdefault(job.job_id, set()).add(sk[8:])
+            self._note_claimed(c.key for c in claims)
             if silence:
                 summary.alerts_suppressed += 1
 

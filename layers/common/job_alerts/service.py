@@ -40,7 +40,7 @@ def build_monitor(
         store,
         publisher,
         factory.thresholds_resolver(cfg),
-        clock=clock or (lambda: datetime.now(UTC)),
+        clock=clock,
         remaining_ms=remaining_ms,
     )
 
