@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP_FLAGS := --quiet --disable-pip-version-check
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help dev dev-tools demo run test test-fast lint format typecheck build validate sam-checks \
+.PHONY: help dev dev-tools demo run test test-timeshift test-fast lint format typecheck build validate sam-checks \
 	security bench soak ci clean
 
 help: ## list targets
@@ -35,6 +35,9 @@ demo: dev ## run the monitor locally against the simulator + moto server and sho
 
 test: dev ## run the whole test suite (unit + integration over local servers)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-timeshift: dev ## integration and e2e tests with every Python process's wall clock a year ahead
+	PYTHONPATH=tests/timeshift JOB_ALERTS_TIME_SHIFT_DAYS=365 $(PY) -m pytest tests/integration tests/e2e $(PYTEST_ARGS)
 
 test-fast: dev ## unit tests only
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
@@ -69,7 +72,7 @@ bench: dev ## benchmarks (writes BENCHMARKS.md)
 soak: dev ## 50 runs over a simulator with random faults
 	$(PY) -m pytest -m soak tests/integration -s $(PYTEST_ARGS)
 
-ci: lint typecheck security sam-checks test ## everything CI runs
+ci: lint typecheck security sam-checks test test-timeshift ## everything CI runs
 
 clean: ## remove virtualenvs and build output
 	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -19,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any, ClassVar, TextIO
 
+from job_alerts.timeutil import system_clock
+from local.clock import ManualClock
 from local.simulator import BrightDataSimulator
 from local.slack_sink import SlackSink
 from local.stack import LocalStack, MotoServer, lambda_sns_record, provision
@@ -218,24 +220,6 @@ SCENARIO: tuple[Step, ...] = (
     ),
 )
 IDLE_STEP = Step("nothing new happens", lambda sim: None)
-
-
-class Clock:
-    """The monitor's clock in simulated time; the simulator's clock moves with it."""
-
-    def __init__(self, sim: BrightDataSimulator | None, start: datetime) -> None:
-        self.sim = sim
-        self.now = start
-        if sim is not None:
-            sim.set_time(start)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, by: timedelta) -> None:
-        self.now += by
-        if self.sim is not None:
-            self.sim.set_time(self.now)
 
 
 # ---- output ------------------------------------------------------------------------------------
@@ -575,9 +559,12 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
     with contextlib.ExitStack() as resources:
         printer.status("starting moto server, Bright Data simulator and Slack sink …")
         moto = resources.enter_context(MotoServer())
+        # Simulated time: one clock for the simulator and the monitor. Against a real API the
+        # runs happen now, so the clock follows the wall clock between runs.
+        clock = ManualClock(system_clock() if args.api_url else T0)
         sim: BrightDataSimulator | None = None
         if not args.api_url:
-            sim = resources.enter_context(BrightDataSimulator(token=SIM_TOKEN))
+            sim = resources.enter_context(BrightDataSimulator(token=SIM_TOKEN, clock=clock))
         sink = resources.enter_context(SlackSink())
         alerts_out = (
             resources.enter_context(open(args.alerts_out, "w", encoding="utf-8"))
@@ -623,16 +610,15 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
         deliverer = Deliverer(
             stack, sink, SlackClient(budget_seconds=10.0), once, printer, alerts_out
         )
-        clock = Clock(sim, T0 if sim else datetime.now(UTC))
         totals = Totals()
         for run, step in enumerate(steps, start=1):
             if run > 1:
                 if interval:
                     time.sleep(interval)
                 if sim is not None:
-                    clock.advance(RUN_EVERY)
+                    clock.advance(seconds=RUN_EVERY.total_seconds())
                 else:
-                    clock.now = datetime.now(UTC)
+                    clock.set(system_clock())
             if sim is not None:
                 step.act(sim)
             printer.status(f"run {run}/{total_runs}: reading jobs …")
@@ -679,7 +665,7 @@ def check_run(run: int, step: Step, delivered: Delivered, problems: list[str]) -
 
 
 def print_summary(
-    out: TextIO, paint: Palette, totals: Totals, clock: Clock, simulated: bool, seconds: float
+    out: TextIO, paint: Palette, totals: Totals, clock: ManualClock, simulated: bool, seconds: float
 ) -> None:
     def row(label: str, value: str) -> None:
         print(f"  {label:<16} {value}", file=out)

@@ -21,6 +21,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from job_alerts.timeutil import Clock, as_utc, system_clock
+from local.clock import ManualClock
+
 __all__ = ["BrightDataSimulator", "FaultKind", "ServedRequest", "http_date"]
 
 MAX_JOBS_LIMIT = 500
@@ -208,9 +211,10 @@ class _Handler(BaseHTTPRequestHandler):
 class BrightDataSimulator:
     """Fake DCA API. Thread-safe; use as a context manager or start()/stop().
 
-    Jobs are stored per collector; `set_time` fixes the clock used for defaults, collector
-    `last_run` and running jobs' durations. Faults are injected per endpoint name (see
-    ENDPOINTS, or "*") and optionally per job id.
+    Jobs are stored per collector. `clock` (shared with the monitor and the test's fixtures) is
+    the time used for defaults, collector `last_run` and running jobs' durations; without one the
+    simulator keeps its own ManualClock, started at `now` (default: the wall clock at start-up).
+    Faults are injected per endpoint name (see ENDPOINTS, or "*") and optionally per job id.
     """
 
     def __init__(
@@ -223,6 +227,7 @@ class BrightDataSimulator:
         latency: float = 0.0,
         collectors_page_size: int | None = None,
         now: datetime | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.token = token
         self.collector_last_run = collector_last_run
@@ -230,7 +235,7 @@ class BrightDataSimulator:
         self.collectors_page_size = collectors_page_size
         self._host, self._port = host, port
         self._lock = threading.RLock()
-        self._now = _utc(now)
+        self.clock: Clock = clock or ManualClock(now or system_clock())
         self._collectors: dict[str, _Collector] = {}
         self._jobs: dict[str, _Job] = {}
         self._by_collector: dict[str, list[str]] = {}
@@ -294,18 +299,20 @@ class BrightDataSimulator:
     # -- clock --------------------------------------------------------------------------
 
     def now(self) -> datetime:
-        with self._lock:
-            return self._now if self._now is not None else datetime.now(UTC)
+        return as_utc(self.clock())
 
-    def set_time(self, now: datetime | None) -> None:
-        """Fix the simulator's clock (aware datetime); None returns to the real UTC clock."""
-        with self._lock:
-            self._now = _utc(now)
+    def set_time(self, now: datetime) -> None:
+        """Move the clock to `now` (the shared ManualClock: the monitor sees it too)."""
+        self._manual_clock().set(now)
 
     def tick(self, seconds: float) -> None:
-        """Move a fixed clock forward (fixes it at real now first if it was not fixed)."""
-        with self._lock:
-            self._now = self.now() + timedelta(seconds=seconds)
+        """Move the clock forward."""
+        self._manual_clock().advance(seconds=seconds)
+
+    def _manual_clock(self) -> ManualClock:
+        if not isinstance(self.clock, ManualClock):
+            raise TypeError("this simulator follows a clock it cannot move; move that clock")
+        return self.clock
 
     # -- data ---------------------------------------------------------------------------
 
@@ -765,7 +772,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token", default="sim-token")
     parser.add_argument("--demo", action="store_true", help="load a few demo collectors and jobs")
     args = parser.parse_args(argv)
-    simulator = BrightDataSimulator(args.token, host=args.host, port=args.port)
+    # A long-running server for people to try things against: it follows the wall clock.
+    simulator = BrightDataSimulator(args.token, host=args.host, port=args.port, clock=system_clock)
     if args.demo:
         _demo(simulator)
     with simulator:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from job_alerts import factory
+from local.clock import ManualClock
 from local.simulator import BrightDataSimulator
 from local.stack import LocalStack, MotoServer, provision
 
@@ -20,6 +22,8 @@ pytest_plugins = ["tests.iam_recorder"]
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 SIM_TOKEN = "sim-token-0123456789abcdef"
+# Simulated "now" at the start of every test that uses the shared clock.
+T0 = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -83,8 +87,18 @@ def stack(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> LocalStac
 
 
 @pytest.fixture
-def simulator() -> Iterator[BrightDataSimulator]:
-    with BrightDataSimulator(token=SIM_TOKEN) as sim:
+def clock(monkeypatch: pytest.MonkeyPatch) -> ManualClock:
+    """The test's one time source: the simulator, the monitor (also when built by a handler or
+    the CLI through `factory.clock`) and the test itself read it, so no test depends on the date
+    it runs on."""
+    shared = ManualClock(T0)
+    monkeypatch.setattr(factory, "clock", lambda: shared)
+    return shared
+
+
+@pytest.fixture
+def simulator(clock: ManualClock) -> Iterator[BrightDataSimulator]:
+    with BrightDataSimulator(token=SIM_TOKEN, clock=clock) as sim:
         yield sim
 
 

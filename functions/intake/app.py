@@ -1,6 +1,5 @@
 """Webhook intake Lambda (Function URL): Bright Data's notify call → the job is tracked."""
 
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -19,7 +18,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         event,
         expected_token=lambda: factory.intake_token(cfg),
         track=lambda ids: track_jobs(
-            factory.state_store(cfg), ids, source="webhook", cfg=cfg, now=datetime.now(UTC)
+            factory.state_store(cfg), ids, source="webhook", cfg=cfg, now=factory.clock()()
         ),
         max_body_bytes=cfg.intake_max_body_bytes,
     )

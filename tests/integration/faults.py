@@ -21,13 +21,13 @@ from job_alerts import factory
 from job_alerts.brightdata import BrightDataClient
 from job_alerts.monitor import Monitor
 from job_alerts.state import OUTBOX, StateStore
+from local.clock import ManualClock
 from local.stack import LocalStack
 from tests.conftest import SIM_TOKEN
-from tests.integration.test_monitor_scenarios import Clock, delivered
+from tests.integration.test_monitor_scenarios import delivered, sim_clock
 
 __all__ = [
     "BrokenPublisher",
-    "Clock",
     "DynamoThrottle",
     "FlakyPublisher",
     "Ledger",
@@ -36,6 +36,7 @@ __all__ = [
     "fast_dynamodb_retries",
     "make_monitor",
     "scan",
+    "sim_clock",
 ]
 
 THROTTLE_CODE = "ProvisionedThroughputExceededException"
@@ -135,7 +136,7 @@ def fast_client(url: str, token: str = SIM_TOKEN, **options: Any) -> BrightDataC
 
 
 def make_monitor(
-    clock: Clock,
+    clock: ManualClock,
     *,
     client: Any = None,
     publisher: Any = None,

@@ -15,18 +15,19 @@ from job_alerts import factory
 from job_alerts.monitor import Monitor
 from job_alerts.slack import OncePerMessage, SlackClient, SlackDeliveryError, deliver_sns_event
 from job_alerts.state import HealthState, StateStore
+from local.clock import ManualClock
 from local.simulator import BrightDataSimulator
 from local.slack_sink import SlackSink
 from local.stack import LocalStack
 from tests.integration.faults import (
     BrokenPublisher,
-    Clock,
     DynamoThrottle,
     Ledger,
     assert_consistent,
     fast_client,
     fast_dynamodb_retries,
     make_monitor,
+    sim_clock,
 )
 
 pytestmark = pytest.mark.integration
@@ -41,7 +42,7 @@ def lambda_time() -> int:
     return LAMBDA_MS
 
 
-World = tuple[BrightDataSimulator, LocalStack, Clock, Ledger]
+World = tuple[BrightDataSimulator, LocalStack, ManualClock, Ledger]
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def world(
 ) -> World:
     monitor_env(**ENV)
     simulator.add_collector(COLLECTOR, "matrix-products")
-    return simulator, stack, Clock(simulator), Ledger(stack)
+    return simulator, stack, sim_clock(simulator), Ledger(stack)
 
 
 def failed_job(sim: BrightDataSimulator, job_id: str) -> None:
@@ -290,7 +291,7 @@ def test_fault_dynamodb_persistent_throttle_fails_the_run_cleanly(
     assert_consistent(stack)
 
 
-def overtaken_store(clock: Clock, ledger: Ledger) -> tuple[StateStore, dict[str, bool]]:
+def overtaken_store(clock: ManualClock, ledger: Ledger) -> tuple[StateStore, dict[str, bool]]:
     """A store for run A that, the first time A records an alert, lets a whole run B go first;
     the flag says whether B ran."""
     store = factory.state_store(factory.settings())

@@ -25,7 +25,7 @@ from job_alerts.service import handle_monitor_event
 from local.simulator import BrightDataSimulator
 from local.stack import LocalStack
 from tests.conftest import load_event
-from tests.integration.faults import Clock, Ledger, fast_client, make_monitor, scan
+from tests.integration.faults import Ledger, fast_client, make_monitor, scan, sim_clock
 
 pytestmark = pytest.mark.integration
 
@@ -106,7 +106,7 @@ def test_hostile_ids_in_the_api_job_list_are_skipped(
     env: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     sim, stack = env
-    clock = Clock(sim)
+    clock = sim_clock(sim)
     ledger = Ledger(stack)
     # Given the API lists jobs with hostile ids next to a real failed job
     for job_id in HOSTILE_IDS.values():
@@ -138,7 +138,7 @@ def test_hostile_markup_is_escaped_in_slack_and_harmless_in_email(
     sim.add_job("j_mark1", COLLECTOR, "failed", inputs=10, success=0, fails=10, errors=errors)
     ledger = Ledger(stack)
     # When the monitor alerts
-    make_monitor(Clock(sim), ledger=ledger).run()
+    make_monitor(sim_clock(sim), ledger=ledger).run()
     [message] = ledger.messages
     doc = message["doc"]
     assert MARKUP in json.dumps(doc)  # the document keeps the raw facts

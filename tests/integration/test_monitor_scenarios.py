@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,35 +16,27 @@ from job_alerts import factory
 from job_alerts.monitor import Monitor, RunSummary
 from job_alerts.service import build_monitor
 from job_alerts.state import AlarmState, AlertStatus, HealthState
+from local.clock import ManualClock
 from local.simulator import BrightDataSimulator
 from local.stack import LocalStack
+from tests.conftest import T0
 
 pytestmark = pytest.mark.integration
 
 COLLECTOR = "c_amazon"
-T0 = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)
 # Collector thresholds a failed job cannot breach, so only the job-level rules speak.
 JOB_RULES_ONLY = {"MAX_FAILS": "100", "MIN_SUCCESS_RATE": "0", "MIN_LINES": "0"}
 
 
-class Clock:
-    """The monitor's clock, moving the simulator's clock along with it."""
-
-    def __init__(self, sim: BrightDataSimulator, start: datetime = T0) -> None:
-        self.sim = sim
-        self.now = start
-        sim.set_time(start)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, minutes: float) -> None:
-        self.now += timedelta(minutes=minutes)
-        self.sim.set_time(self.now)
+def sim_clock(sim: BrightDataSimulator, start: datetime = T0) -> ManualClock:
+    """The clock the simulator shares with the monitor and the test, moved to `start`."""
+    sim.set_time(start)
+    assert isinstance(sim.clock, ManualClock)
+    return sim.clock
 
 
 def make_monitor(
-    clock: Clock, remaining_ms: Callable[[], int] | None = None, publisher: Any = None
+    clock: ManualClock, remaining_ms: Callable[[], int] | None = None, publisher: Any = None
 ) -> Monitor:
     return build_monitor(
         factory.settings(), clock=clock, remaining_ms=remaining_ms, publisher=publisher
@@ -74,9 +66,9 @@ def kinds(message: dict[str, Any]) -> list[tuple[str, str]]:
 @pytest.fixture
 def world(
     monitor_env: Callable[..., None], simulator: BrightDataSimulator, stack: LocalStack
-) -> tuple[BrightDataSimulator, LocalStack, Clock]:
+) -> tuple[BrightDataSimulator, LocalStack, ManualClock]:
     simulator.add_collector(COLLECTOR, "amazon-products")
-    return simulator, stack, Clock(simulator)
+    return simulator, stack, sim_clock(simulator)
 
 
 def good_job(sim: BrightDataSimulator, job_id: str) -> None:

@@ -19,12 +19,12 @@ from local.slack_sink import SlackSink
 from local.stack import LocalStack
 from tests.integration.faults import (
     BrokenPublisher,
-    Clock,
     Ledger,
     as_text,
     fast_client,
     make_monitor,
     scan,
+    sim_clock,
 )
 from tests.support import exception_texts
 
@@ -57,7 +57,7 @@ def test_secrets_never_leak_through_a_faulty_scenario(
     handler.setFormatter(app_logger.registered_formatter)
     logging.getLogger(app_logger.name).addHandler(handler)
     sim.add_collector(COLLECTOR, "secret-products")
-    clock = Clock(sim)
+    clock = sim_clock(sim)
     ledger = Ledger(stack)
     cfg = factory.settings()
     raised: list[BaseException] = []

@@ -17,13 +17,13 @@ from job_alerts.state import AlarmState, HealthState
 from local.simulator import BrightDataSimulator
 from local.stack import LocalStack
 from tests.integration.faults import (
-    Clock,
     FlakyPublisher,
     Ledger,
     alternates,
     assert_consistent,
     fast_client,
     make_monitor,
+    sim_clock,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.soak]
@@ -67,7 +67,7 @@ def test_soak_random_faults_every_alert_once(
     )
     sim = simulator
     sim.add_collector(COLLECTOR, "soak-products")
-    clock = Clock(sim)
+    clock = sim_clock(sim)
     ledger = Ledger(stack)
     cfg = factory.settings()
     publisher = FlakyPublisher(factory.publisher(cfg), lambda: rng.random() < 0.1)

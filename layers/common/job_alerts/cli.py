@@ -444,7 +444,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             checks[raw] = JobCheck(job_id=raw, verdict="error", error=str(exc))
     if valid:
         client = factory.bright_data_client(cfg)
-        now = datetime.now(UTC)
+        now = factory.clock()()
         try:
             with ThreadPoolExecutor(max_workers=min(len(valid), cfg.max_concurrency)) as pool:
                 for result in pool.map(
@@ -636,7 +636,7 @@ def cmd_track(args: argparse.Namespace) -> int:
         return _error(f"{invalid} invalid job id(s): nothing was tracked")
     cfg = load_settings(args)
     results = service.track_jobs(
-        factory.state_store(cfg), ids, source="track", cfg=cfg, now=datetime.now(UTC)
+        factory.state_store(cfg), ids, source="track", cfg=cfg, now=factory.clock()()
     )
     for job_id, outcome in results.items():
         note = "tracked: the next run reads it" if outcome == "tracked" else "already known"
@@ -658,7 +658,7 @@ def cmd_silence(args: argparse.Namespace) -> int:
     from job_alerts.state import Silence
 
     cfg = load_settings(args)
-    until = datetime.now(UTC) + args.duration
+    until = factory.clock()() + args.duration
     factory.state_store(cfg).silence(
         Silence(args.collector_id, until, args.reason, created_by=_created_by())
     )
@@ -684,7 +684,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     cfg = load_settings(args)
     since = args.since
     if isinstance(since, timedelta):
-        since = datetime.now(UTC) - since
+        since = factory.clock()() - since
     records = factory.state_store(cfg).history(
         since=since, collector_id=args.collector, limit=args.limit
     )
@@ -726,7 +726,7 @@ def cmd_test_alert(args: argparse.Namespace) -> int:
     from job_alerts.rules import Severity
 
     cfg = load_settings(args)
-    now = datetime.now(UTC)
+    now = factory.clock()()
     alert = Alert(
         alert_id=f"test-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}",
         collector_id=None,

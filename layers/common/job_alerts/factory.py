@@ -16,9 +16,16 @@ from job_alerts.thresholds import (
     effective,
     load_overrides_text,
 )
+from job_alerts.timeutil import Clock, system_clock
 
 # Bright Data token and overrides are re-read at most this often by a warm Lambda.
 PARAMETER_MAX_AGE_SECONDS = 300
+
+
+def clock() -> Clock:
+    """The process's time source. Tests that share one simulated time with the simulator replace
+    this (see tests/conftest.py); everything that needs "now" in production asks here."""
+    return system_clock
 
 
 @functools.cache

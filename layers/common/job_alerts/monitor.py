@@ -61,6 +61,7 @@ from job_alerts.state import (
     ttl_at,
 )
 from job_alerts.thresholds import Thresholds
+from job_alerts.timeutil import system_clock
 
 # When more than this share of a run's Bright Data calls fail (after retries), the API counts as
 # unreachable: one DEGRADED alert, and no verdicts from what little was read.
@@ -152,7 +153,7 @@ class Monitor:
         self.store = store
         self.publisher = publisher
         self.thresholds_for = thresholds_for
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or system_clock
         self.remaining_ms = remaining_ms
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self._names: dict[str, str] = {}

@@ -4,7 +4,7 @@ with metrics emitted from the run summary."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -40,7 +40,7 @@ def build_monitor(
         store,
         publisher,
         factory.thresholds_resolver(cfg),
-        clock=clock,
+        clock=clock or factory.clock(),
         remaining_ms=remaining_ms,
     )
 
@@ -137,7 +137,7 @@ def handle_monitor_event(
     if event.get("source") == TRACK_SOURCE and event.get("detail-type") == TRACK_DETAIL_TYPE:
         ids = job_ids_from_track_event(event)
         results = track_jobs(
-            factory.state_store(cfg), ids, source="event", cfg=cfg, now=datetime.now(UTC)
+            factory.state_store(cfg), ids, source="event", cfg=cfg, now=factory.clock()()
         )
         logger.info("jobs tracked", extra={"results": results})
         return {"tracked": results}
