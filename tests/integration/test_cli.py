@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from job_alerts import cli
+from local.clock import ManualClock
 from local.simulator import BrightDataSimulator
 from local.stack import LocalStack
 from tests.conftest import ROOT, SIM_TOKEN
@@ -344,6 +345,7 @@ def test_cli_silence_suppresses_then_unsilence(
     simulator: BrightDataSimulator,
     stack: LocalStack,
     run_cli: Run,
+    clock: ManualClock,
 ) -> None:
     # Given a silenced collector
     code, out, _ = run_cli("silence", COLLECTOR, "--for", "2h", "--reason", "planned maintenance")
@@ -370,6 +372,7 @@ def test_cli_silence_suppresses_then_unsilence(
     assert (code, out.strip()) == (0, f"{COLLECTOR}: silence ended")
     code, out, _ = run_cli("unsilence", COLLECTOR)
     assert out.strip() == f"{COLLECTOR}: was not silenced"
+    clock.advance(5)  # the next scheduled run, 5 minutes later
     failed_job(simulator, "j_fail2")
     code, out, _ = run_cli("run", "--json")
     assert json.loads(out)["alerts_sent"] == 1
@@ -503,6 +506,7 @@ def test_cli_verbose_logs_go_to_stderr_only(
     simulator: BrightDataSimulator,
     stack: LocalStack,
     run_cli: Run,
+    clock: ManualClock,
 ) -> None:
     # Given a run that logs at INFO
     failed_job(simulator, "j_fail1")
@@ -512,7 +516,8 @@ def test_cli_verbose_logs_go_to_stderr_only(
     assert code == 0
     assert json.loads(out)["alerts_sent"] == 1
     assert "run finished" in err
-    # And without --verbose the CLI is quiet
+    # And without --verbose the CLI is quiet (on the next scheduled run, 5 minutes later)
+    clock.advance(5)
     failed_job(simulator, "j_fail2")
     code, out, err = run_cli("run", "--json")
     assert json.loads(out)["alerts_sent"] == 1
