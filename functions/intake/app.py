@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from job_alerts import factory
@@ -10,9 +11,11 @@ from job_alerts.observability import logger, tracer
 from job_alerts.service import track_jobs
 
 
-@logger.inject_lambda_context(clear_state=True)
+# log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: the event can carry the token.
+@logger.inject_lambda_context(clear_state=True, log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@event_source(data_class=LambdaFunctionUrlEvent)
+def handler(event: LambdaFunctionUrlEvent, context: LambdaContext) -> dict[str, Any]:
     cfg = factory.settings()
     response = handle_webhook(
         event,
@@ -22,5 +25,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         ),
         max_body_bytes=cfg.intake_max_body_bytes,
     )
-    logger.info("webhook handled", extra={"status": response.status})
+    logger.info(
+        "webhook handled",
+        extra={"status": response.status, "error": response.body.get("error")},
+    )
     return response.to_lambda()
