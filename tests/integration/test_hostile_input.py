@@ -179,6 +179,66 @@ def test_hostile_oversized_webhook_body_is_refused(env: Any) -> None:
 
 
 @pytest.mark.parametrize(
+    ("body", "status", "says"),
+    [
+        pytest.param(
+            json.dumps({"collection_id": "j_m4x7hook0003\n"}),
+            400,
+            "no Bright Data job id",
+            id="id_with_trailing_newline",
+        ),
+        pytest.param("[" * 20_000 + "]" * 20_000, 400, "deeper than 20", id="array_20000_deep"),
+        pytest.param(
+            json.dumps([{"id": f"j_flood{n:05d}"} for n in range(2_500)], separators=(",", ":")),
+            413,
+            "2500 job ids",
+            id="2500_ids_in_60kb",
+        ),
+        pytest.param('{"collection_id": "j_m4x7hook0003"', 400, "not valid JSON", id="truncated"),
+    ],
+)
+def test_hostile_webhook_body_is_refused_by_the_function(
+    intake: tuple[ModuleType, str],
+    stack: LocalStack,
+    lambda_context: Any,
+    body: str,
+    status: int,
+    says: str,
+) -> None:
+    # Given a call with the right token and a body reported to crash or flood the intake
+    app, token = intake
+    # When the intake function handles it
+    response = app.handler(_webhook(token, body=body), lambda_context)
+    # Then a clear 4xx, no token in the answer, and nothing tracked
+    assert response["statusCode"] == status
+    assert says in json.loads(response["body"])["error"]
+    assert token not in response["body"]
+    assert _job_items(stack) == []
+
+
+def test_hostile_webhook_store_failure_is_a_5xx_for_a_retry(
+    intake: tuple[ModuleType, str],
+    stack: LocalStack,
+    lambda_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Imported here to keep this section's edits inside the section (the file is shared).
+    from botocore.exceptions import ClientError
+
+    from tests.support import exception_texts
+
+    # Given the intake pointed at a table that is not there (DynamoDB answers an error)
+    app, token = intake
+    monkeypatch.setenv("TABLE_NAME", f"missing-{uuid.uuid4().hex[:8]}")
+    factory.settings.cache_clear()
+    # When a valid call arrives, Then the invocation fails, so the Function URL answers 5xx
+    with pytest.raises(ClientError) as caught:
+        app.handler(_webhook(token), lambda_context)
+    assert token not in "\n".join(exception_texts(caught.value))
+    assert _job_items(stack) == []
+
+
+@pytest.mark.parametrize(
     ("document", "where"),
     [
         ({"default": {"min_success_rate": "high"}}, "default.min_success_rate"),
