@@ -35,12 +35,12 @@ from job_alerts.ids import JOB_ID_EXPECTED, is_job_id
 TOKEN_HEADER: Final = "x-job-alerts-token"  # noqa: S105 - a header name, not a secret
 TOKEN_QUERY_PARAMETER: Final = "token"  # noqa: S105 - a parameter name, not a secret
 JOB_ID_QUERY_PARAMETER: Final = "job_id"
-# Keys under which a job id has been seen in notify payloads (the payload is undocumented).
+# The notify payload is undocumented: these are the names Bright Data's APIs give a job id.
 JOB_ID_KEYS: Final = ("collection_id", "job_id", "jobId", "id", "snapshot_id")
 # Each tracked job costs an API read on every monitor run until it settles; a notify call is
 # about one job, so 50 leaves room for batching without letting one call buy thousands of reads.
 MAX_JOB_IDS_PER_CALL: Final = 50
-# Notify payloads are flat; 20 levels of objects/arrays is generous and keeps the walk cheap.
+# A job notification has no reason to nest deeply; 20 levels is generous and bounds the walk.
 MAX_JSON_DEPTH: Final = 20
 
 
