@@ -35,12 +35,16 @@ def test_thresholds_defaults_match_contract() -> None:
     }
 
 
-def test_thresholds_constructor_normalises_ints_to_floats_for_rates_and_minutes() -> None:
-    # Given an int for float fields
-    thresholds = Thresholds(min_success_rate=1, max_queue_minutes=5)
-    # Then they are stored as floats
-    assert isinstance(thresholds.min_success_rate, float)
-    assert isinstance(thresholds.max_queue_minutes, float)
+def test_thresholds_constructor_shows_rates_and_minutes_as_fractions_and_counts_as_whole() -> None:
+    # Given whole numbers for every field
+    thresholds = Thresholds(min_success_rate=1, max_queue_minutes=5, max_fails=3, min_lines=2)
+    # When they are written out as `job-alerts thresholds --json` does
+    written = json.dumps(thresholds.to_dict())
+    # Then rates and minutes read as numbers with a fraction, counts as whole numbers
+    assert '"min_success_rate": 1.0' in written
+    assert '"max_queue_minutes": 5.0' in written
+    assert '"max_fails": 3,' in written
+    assert '"min_lines": 2}' in written
 
 
 @pytest.mark.parametrize(

@@ -1,28 +1,45 @@
-"""Pure alert rules: judge one JobLog against Thresholds at a given time, rule by rule.
-No I/O; the monitor decides what to do with the verdicts."""
+"""The rule catalogue: one spec per rule (scope, severity, threshold, words, advice) beside its
+pure judge, which weighs one JobLog against its limit at a given time. No I/O; the monitor decides
+what to do with the verdicts. Thresholds, alert wording and subjects are derived from here."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from job_alerts.joblog import JobLog, JobStatus
-from job_alerts.thresholds import Thresholds
+
+if TYPE_CHECKING:
+    # Only a type here: thresholds derives its fields from this catalogue, so importing it at
+    # run time would be circular.
+    from job_alerts.thresholds import Thresholds
 
 __all__ = [
     "COLLECTOR_RULES",
     "JOB_EVENT_RULES",
+    "RULES",
     "RULE_SEVERITY",
+    "THRESHOLD_SPECS",
+    "Direction",
     "Finding",
+    "Judge",
     "Rule",
     "RuleResult",
+    "RuleSpec",
+    "Scope",
     "Severity",
+    "ThresholdSpec",
+    "Unit",
     "Verdict",
     "evaluate",
     "judge",
     "max_severity",
+    "spec_for",
+    "spec_named",
 ]
 
 # Rates are compared with a little slack so 0.9 computed as 0.8999999999 is not a breach.
@@ -67,23 +84,45 @@ class Rule(StrEnum):
     OUTPUT_BELOW_MIN = "output_below_min"
 
 
-# Things that happen to one job: alerted once, nothing to recover from.
-JOB_EVENT_RULES = frozenset(
-    {Rule.JOB_FAILED, Rule.JOB_CANCELLED, Rule.STUCK_QUEUED, Rule.STUCK_RUNNING}
-)
-# Quality of a collector's output: an alarm state per collector and rule, with recovery.
-COLLECTOR_RULES = frozenset(Rule) - JOB_EVENT_RULES
+class Scope(StrEnum):
+    # Something that happens to one job: alerted once, nothing to recover from.
+    JOB_EVENT = "job_event"
+    # Quality of a collector's output: an alarm state per collector and rule, with recovery.
+    COLLECTOR = "collector"
 
-RULE_SEVERITY = {
-    Rule.JOB_FAILED: Severity.CRITICAL,
-    Rule.JOB_CANCELLED: Severity.WARNING,
-    Rule.SUCCESS_RATE_BELOW_MIN: Severity.CRITICAL,
-    Rule.FAILS_ABOVE_MAX: Severity.WARNING,
-    Rule.FAIL_RATIO_ABOVE_MAX: Severity.WARNING,
-    Rule.STUCK_QUEUED: Severity.WARNING,
-    Rule.STUCK_RUNNING: Severity.WARNING,
-    Rule.OUTPUT_BELOW_MIN: Severity.WARNING,
-}
+
+class Unit(StrEnum):
+    RATE = "rate"  # a fraction 0..1, shown as a percentage
+    COUNT = "count"  # a whole number
+    MINUTES = "minutes"  # a duration
+
+
+class Direction(StrEnum):
+    MIN = "min"  # breached below the limit
+    MAX = "max"  # breached above the limit
+
+    @property
+    def breach_operator(self) -> str:
+        """How a breach reads: "success rate 42% < 90%"."""
+        return "<" if self is Direction.MIN else ">"
+
+
+@dataclass(frozen=True)
+class ThresholdSpec:
+    """The limit a rule is judged against, and every name it goes by."""
+
+    key: str  # Thresholds field and override-document key
+    env_var: str  # environment variable of the monitor
+    parameter: str  # template.yaml parameter that sets env_var
+    default: float | int | None
+    unit: Unit
+    direction: Direction
+    # None (an empty parameter, JSON null) turns the rule off.
+    optional: bool = False
+
+    def __post_init__(self) -> None:
+        if self.default is None and not self.optional:
+            raise ValueError(f"{self.key}: only an optional threshold may default to off")
 
 
 class Verdict(StrEnum):
@@ -112,6 +151,27 @@ class RuleResult:
     finding: Finding | None = None
 
 
+# judge(job, limit, now): the limit's type follows the threshold's unit (float for rates and
+# minutes, int for counts), and is None for a rule without a threshold.
+Judge = Callable[[JobLog, Any, datetime], RuleResult]
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """Everything about one rule, Spidermon-style: what it judges and how it is told."""
+
+    rule: Rule
+    scope: Scope
+    severity: Severity
+    # What the rule is about, as it reads in "<subject> 42% < 90%" and
+    # "<subject> back within its limit".
+    subject: str
+    judge: Judge
+    threshold: ThresholdSpec | None = None
+    # What to do about a breach, when the advice for the alert's kind does not fit.
+    advice: str | None = None
+
+
 def _percent(rate: float) -> str:
     return f"{rate * 100:.1f}%"
 
@@ -131,7 +191,7 @@ def _breach(
     limit: float | int | str | None,
     message: str,
 ) -> RuleResult:
-    finding = Finding(rule, RULE_SEVERITY[rule], observed, limit, message, job.job_id)
+    finding = Finding(rule, RULES[rule].severity, observed, limit, message, job.job_id)
     return RuleResult(rule, Verdict.BREACH, finding)
 
 
@@ -140,7 +200,19 @@ def _not_breached(job: JobLog, rule: Rule) -> RuleResult:
     return RuleResult(rule, Verdict.OK if job.settled else Verdict.PENDING)
 
 
-def _job_failed(job: JobLog) -> RuleResult:
+# A hung job has not stopped: rerunning it would start a duplicate, so the advice differs.
+def _stuck_advice(state: str, threshold_key: str) -> str:
+    return (
+        f"The job is still {state}: check its progress in the Bright Data control panel and "
+        "cancel it there if it is hung (a rerun now would start a duplicate); if this collector "
+        f"is normally this slow, raise `{threshold_key}` for it with a per-collector override."
+    )
+
+
+# --- job_failed ------------------------------------------------------------------------------
+
+
+def _job_failed(job: JobLog, _limit: None, _now: datetime) -> RuleResult:
     rule = Rule.JOB_FAILED
     if job.status is JobStatus.FAILED:
         return _breach(job, rule, job.status.value, None, "job ended with status failed")
@@ -149,7 +221,15 @@ def _job_failed(job: JobLog) -> RuleResult:
     return _not_breached(job, rule)
 
 
-def _job_cancelled(job: JobLog) -> RuleResult:
+_JOB_FAILED = RuleSpec(
+    Rule.JOB_FAILED, Scope.JOB_EVENT, Severity.CRITICAL, subject="job failed", judge=_job_failed
+)
+
+
+# --- job_cancelled ---------------------------------------------------------------------------
+
+
+def _job_cancelled(job: JobLog, _limit: None, _now: datetime) -> RuleResult:
     rule = Rule.JOB_CANCELLED
     if job.status is JobStatus.CANCELLED:
         raw = (job.raw_status or job.status.value).strip()
@@ -159,7 +239,19 @@ def _job_cancelled(job: JobLog) -> RuleResult:
     return _not_breached(job, rule)
 
 
-def _success_rate_below_min(job: JobLog, minimum: float) -> RuleResult:
+_JOB_CANCELLED = RuleSpec(
+    Rule.JOB_CANCELLED,
+    Scope.JOB_EVENT,
+    Severity.WARNING,
+    subject="job cancelled",
+    judge=_job_cancelled,
+)
+
+
+# --- success_rate_below_min ------------------------------------------------------------------
+
+
+def _success_rate_below_min(job: JobLog, minimum: float, _now: datetime) -> RuleResult:
     rule = Rule.SUCCESS_RATE_BELOW_MIN
     # A live job's rate is provisional: early inputs fail and retry.
     if not job.settled:
@@ -175,7 +267,22 @@ def _success_rate_below_min(job: JobLog, minimum: float) -> RuleResult:
     return _breach(job, rule, rate, minimum, message)
 
 
-def _fails_above_max(job: JobLog, maximum: int) -> RuleResult:
+_SUCCESS_RATE_BELOW_MIN = RuleSpec(
+    Rule.SUCCESS_RATE_BELOW_MIN,
+    Scope.COLLECTOR,
+    Severity.CRITICAL,
+    subject="success rate",
+    judge=_success_rate_below_min,
+    threshold=ThresholdSpec(
+        "min_success_rate", "MIN_SUCCESS_RATE", "MinSuccessRate", 0.9, Unit.RATE, Direction.MIN
+    ),
+)
+
+
+# --- fails_above_max -------------------------------------------------------------------------
+
+
+def _fails_above_max(job: JobLog, maximum: int, _now: datetime) -> RuleResult:
     rule = Rule.FAILS_ABOVE_MAX
     if job.fails is None:
         return RuleResult(rule, Verdict.UNKNOWN if job.settled else Verdict.PENDING)
@@ -187,7 +294,20 @@ def _fails_above_max(job: JobLog, maximum: int) -> RuleResult:
     return _not_breached(job, rule)
 
 
-def _fail_ratio_above_max(job: JobLog, maximum: float) -> RuleResult:
+_FAILS_ABOVE_MAX = RuleSpec(
+    Rule.FAILS_ABOVE_MAX,
+    Scope.COLLECTOR,
+    Severity.WARNING,
+    subject="failed inputs",
+    judge=_fails_above_max,
+    threshold=ThresholdSpec("max_fails", "MAX_FAILS", "MaxFails", 0, Unit.COUNT, Direction.MAX),
+)
+
+
+# --- fail_ratio_above_max --------------------------------------------------------------------
+
+
+def _fail_ratio_above_max(job: JobLog, maximum: float, _now: datetime) -> RuleResult:
     rule = Rule.FAIL_RATIO_ABOVE_MAX
     ratio = job.fail_ratio
     if ratio is None:
@@ -199,6 +319,27 @@ def _fail_ratio_above_max(job: JobLog, maximum: float) -> RuleResult:
         )
         return _breach(job, rule, ratio, maximum, message)
     return _not_breached(job, rule)
+
+
+_FAIL_RATIO_ABOVE_MAX = RuleSpec(
+    Rule.FAIL_RATIO_ABOVE_MAX,
+    Scope.COLLECTOR,
+    Severity.WARNING,
+    subject="fail ratio",
+    judge=_fail_ratio_above_max,
+    threshold=ThresholdSpec(
+        "max_fail_ratio",
+        "MAX_FAIL_RATIO",
+        "MaxFailRatio",
+        None,
+        Unit.RATE,
+        Direction.MAX,
+        optional=True,
+    ),
+)
+
+
+# --- stuck_queued ----------------------------------------------------------------------------
 
 
 def _stuck_queued(job: JobLog, limit: float, now: datetime) -> RuleResult:
@@ -218,6 +359,22 @@ def _stuck_queued(job: JobLog, limit: float, now: datetime) -> RuleResult:
     return _breach(job, rule, minutes, limit, message)
 
 
+_STUCK_QUEUED = RuleSpec(
+    Rule.STUCK_QUEUED,
+    Scope.JOB_EVENT,
+    Severity.WARNING,
+    subject="queued",
+    judge=_stuck_queued,
+    threshold=ThresholdSpec(
+        "max_queue_minutes", "MAX_QUEUE_MINUTES", "MaxQueueMinutes", 60, Unit.MINUTES, Direction.MAX
+    ),
+    advice=_stuck_advice("queued", "max_queue_minutes"),
+)
+
+
+# --- stuck_running ---------------------------------------------------------------------------
+
+
 def _stuck_running(job: JobLog, limit: float, now: datetime) -> RuleResult:
     rule = Rule.STUCK_RUNNING
     if job.settled or job.started is None:
@@ -234,7 +391,23 @@ def _stuck_running(job: JobLog, limit: float, now: datetime) -> RuleResult:
     return _breach(job, rule, minutes, limit, message)
 
 
-def _output_below_min(job: JobLog, minimum: int) -> RuleResult:
+_STUCK_RUNNING = RuleSpec(
+    Rule.STUCK_RUNNING,
+    Scope.JOB_EVENT,
+    Severity.WARNING,
+    subject="running",
+    judge=_stuck_running,
+    threshold=ThresholdSpec(
+        "max_run_minutes", "MAX_RUN_MINUTES", "MaxRunMinutes", 240, Unit.MINUTES, Direction.MAX
+    ),
+    advice=_stuck_advice("running", "max_run_minutes"),
+)
+
+
+# --- output_below_min ------------------------------------------------------------------------
+
+
+def _output_below_min(job: JobLog, minimum: int, _now: datetime) -> RuleResult:
     rule = Rule.OUTPUT_BELOW_MIN
     if not job.settled:
         return RuleResult(rule, Verdict.PENDING)
@@ -250,25 +423,77 @@ def _output_below_min(job: JobLog, minimum: int) -> RuleResult:
     return _breach(job, rule, job.lines, minimum, message)
 
 
+_OUTPUT_BELOW_MIN = RuleSpec(
+    Rule.OUTPUT_BELOW_MIN,
+    Scope.COLLECTOR,
+    Severity.WARNING,
+    subject="output lines",
+    judge=_output_below_min,
+    threshold=ThresholdSpec("min_lines", "MIN_LINES", "MinLines", 1, Unit.COUNT, Direction.MIN),
+)
+
+
+# --- the catalogue ---------------------------------------------------------------------------
+
+
+def _catalogue(*specs: RuleSpec) -> Mapping[Rule, RuleSpec]:
+    by_rule = {spec.rule: spec for spec in specs}
+    if len(by_rule) != len(specs) or set(by_rule) != set(Rule):
+        missing = sorted(set(Rule) - set(by_rule))
+        raise RuntimeError(f"the rule catalogue needs exactly one spec per Rule; missing {missing}")
+    # In Rule order: judge() answers in that order and thresholds list their fields in it.
+    return MappingProxyType({rule: by_rule[rule] for rule in Rule})
+
+
+RULES: Mapping[Rule, RuleSpec] = _catalogue(
+    _JOB_FAILED,
+    _JOB_CANCELLED,
+    _SUCCESS_RATE_BELOW_MIN,
+    _FAILS_ABOVE_MAX,
+    _FAIL_RATIO_ABOVE_MAX,
+    _STUCK_QUEUED,
+    _STUCK_RUNNING,
+    _OUTPUT_BELOW_MIN,
+)
+
+THRESHOLD_SPECS: Mapping[str, ThresholdSpec] = MappingProxyType(
+    {spec.threshold.key: spec.threshold for spec in RULES.values() if spec.threshold is not None}
+)
+"""Threshold key -> its spec, in Rule order."""
+
+RULE_SEVERITY: Mapping[Rule, Severity] = MappingProxyType(
+    {rule: spec.severity for rule, spec in RULES.items()}
+)
+JOB_EVENT_RULES = frozenset(rule for rule, spec in RULES.items() if spec.scope is Scope.JOB_EVENT)
+COLLECTOR_RULES = frozenset(rule for rule, spec in RULES.items() if spec.scope is Scope.COLLECTOR)
+
+
+def spec_for(rule: Rule) -> RuleSpec:
+    """The catalogue entry of `rule`."""
+    return RULES[rule]
+
+
+def spec_named(name: str) -> RuleSpec | None:
+    """The catalogue entry of a rule given by name (as an alert document holds it), or None for
+    names that are no rule (monitor-health conditions, test alerts)."""
+    try:
+        return RULES[Rule(name)]
+    except ValueError:
+        return None
+
+
 def judge(job: JobLog, thresholds: Thresholds, now: datetime) -> list[RuleResult]:
-    """One RuleResult per enabled rule, in Rule order (the fail-ratio rule is off while
-    max_fail_ratio is None). Several rules may breach for one job (a failed job usually has
-    a low success rate too); the monitor groups them."""
+    """One RuleResult per enabled rule, in Rule order (a rule whose optional threshold is None,
+    like max_fail_ratio by default, is off). Several rules may breach for one job (a failed job
+    usually has a low success rate too); the monitor groups them."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    results = [
-        _job_failed(job),
-        _job_cancelled(job),
-        _success_rate_below_min(job, thresholds.min_success_rate),
-        _fails_above_max(job, thresholds.max_fails),
-    ]
-    if thresholds.max_fail_ratio is not None:
-        results.append(_fail_ratio_above_max(job, thresholds.max_fail_ratio))
-    results += [
-        _stuck_queued(job, thresholds.max_queue_minutes, now),
-        _stuck_running(job, thresholds.max_run_minutes, now),
-        _output_below_min(job, thresholds.min_lines),
-    ]
+    results = []
+    for spec in RULES.values():
+        limit = None if spec.threshold is None else getattr(thresholds, spec.threshold.key)
+        if spec.threshold is not None and limit is None:
+            continue
+        results.append(spec.judge(job, limit, now))
     return results
 
 

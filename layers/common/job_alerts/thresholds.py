@@ -1,5 +1,6 @@
-"""Alert thresholds: defaults, environment values, per-collector override documents and
-the precedence that merges them into the thresholds one collector is judged against."""
+"""Alert thresholds: environment values, per-collector override documents and the precedence that
+merges them into the thresholds one collector is judged against. Which thresholds exist, their
+variables and defaults come from the rule catalogue (job_alerts.rules)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from types import MappingProxyType
 from typing import Any
+
+from job_alerts.rules import THRESHOLD_SPECS, ThresholdSpec, Unit
 
 __all__ = [
     "ENV_VARS",
@@ -45,32 +47,16 @@ class ThresholdsError(ValueError):
         self.problem = problem
 
 
-class _Kind(Enum):
-    RATE = "a number between 0 and 1"
-    COUNT = "a whole number >= 0"
-    MINUTES = "a number > 0"
-
-
-@dataclass(frozen=True)
-class _FieldSpec:
-    kind: _Kind
-    env_var: str
-    nullable: bool = False
-
-
-_SPECS: Mapping[str, _FieldSpec] = MappingProxyType(
+_EXPECTED: Mapping[Unit, str] = MappingProxyType(
     {
-        "min_success_rate": _FieldSpec(_Kind.RATE, "MIN_SUCCESS_RATE"),
-        "max_fails": _FieldSpec(_Kind.COUNT, "MAX_FAILS"),
-        "max_fail_ratio": _FieldSpec(_Kind.RATE, "MAX_FAIL_RATIO", nullable=True),
-        "max_queue_minutes": _FieldSpec(_Kind.MINUTES, "MAX_QUEUE_MINUTES"),
-        "max_run_minutes": _FieldSpec(_Kind.MINUTES, "MAX_RUN_MINUTES"),
-        "min_lines": _FieldSpec(_Kind.COUNT, "MIN_LINES"),
+        Unit.RATE: "a number between 0 and 1",
+        Unit.COUNT: "a whole number >= 0",
+        Unit.MINUTES: "a number > 0",
     }
 )
 
 ENV_VARS: Mapping[str, str] = MappingProxyType(
-    {name: spec.env_var for name, spec in _SPECS.items()}
+    {name: spec.env_var for name, spec in THRESHOLD_SPECS.items()}
 )
 """Threshold field name -> environment variable that sets it."""
 
@@ -84,58 +70,64 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _expected(spec: _FieldSpec) -> str:
-    return spec.kind.value + (" or null" if spec.nullable else "")
+def _expected(spec: ThresholdSpec) -> str:
+    return _EXPECTED[spec.unit] + (" or null" if spec.optional else "")
 
 
-def _check_value(path: str, spec: _FieldSpec, value: Any) -> ThresholdValue:
+def _check_value(path: str, spec: ThresholdSpec, value: Any) -> ThresholdValue:
     """Validate a typed value (document or constructor) and normalise ints to floats for
     rate/minute fields. Strings are refused here: only the environment carries text."""
     if value is None:
-        if spec.nullable:
+        if spec.optional:
             return None
         raise ThresholdsError(path, f"expected {_expected(spec)}, got null")
     # bool is an int subclass, but `true` for a limit is always a mistake.
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ThresholdsError(path, f"expected {_expected(spec)}, got {_show(value)}")
-    if spec.kind is _Kind.COUNT:
+    if spec.unit is Unit.COUNT:
         if isinstance(value, float) or value < 0:
             raise ThresholdsError(path, f"expected {_expected(spec)}, got {_show(value)}")
         return int(value)
     number = float(value)
     in_range = (
-        0.0 <= number <= 1.0 if spec.kind is _Kind.RATE else math.isfinite(number) and number > 0.0
+        0.0 <= number <= 1.0 if spec.unit is Unit.RATE else math.isfinite(number) and number > 0.0
     )
     if not in_range:
         raise ThresholdsError(path, f"expected {_expected(spec)}, got {_show(value)}")
     return number
 
 
+def _default(name: str) -> Any:
+    # Any: the catalogue holds each default as a ThresholdValue, the field below says which.
+    return THRESHOLD_SPECS[name].default
+
+
 @dataclass(frozen=True)
 class Thresholds:
-    """The limits one job is judged against. Validated on construction."""
+    """The limits one job is judged against, one field per threshold of the rule catalogue
+    (defaults from there too). Validated on construction."""
 
-    min_success_rate: float = 0.9
-    max_fails: int = 0
-    max_fail_ratio: float | None = None
-    max_queue_minutes: float = 60
-    max_run_minutes: float = 240
-    min_lines: int = 1
+    min_success_rate: float = _default("min_success_rate")
+    max_fails: int = _default("max_fails")
+    max_fail_ratio: float | None = _default("max_fail_ratio")
+    max_queue_minutes: float = _default("max_queue_minutes")
+    max_run_minutes: float = _default("max_run_minutes")
+    min_lines: int = _default("min_lines")
 
     def __post_init__(self) -> None:
-        for name, spec in _SPECS.items():
+        for name, spec in THRESHOLD_SPECS.items():
             checked = _check_value(name, spec, getattr(self, name))
             # Frozen: normalising 1 -> 1.0 for float fields needs the escape hatch.
             object.__setattr__(self, name, checked)
 
     def to_dict(self) -> dict[str, ThresholdValue]:
-        return {name: getattr(self, name) for name in _SPECS}
+        return {name: getattr(self, name) for name in THRESHOLD_SPECS}
 
 
-def _parse_env_value(var: str, spec: _FieldSpec, text: str) -> ThresholdValue:
+def _parse_env_value(var: str, spec: ThresholdSpec, text: str) -> ThresholdValue:
     stripped = text.strip()
-    problem = f"expected {spec.kind.value}, got {_show(text)}"
-    if spec.kind is _Kind.COUNT:
+    problem = f"expected {_EXPECTED[spec.unit]}, got {_show(text)}"
+    if spec.unit is Unit.COUNT:
         if not re.fullmatch(r"[0-9]+", stripped):
             raise ThresholdsError(var, problem)
         return int(stripped)
@@ -153,7 +145,7 @@ def _parse_env_value(var: str, spec: _FieldSpec, text: str) -> ThresholdValue:
 
 
 def _build(values: Mapping[str, ThresholdValue]) -> Thresholds:
-    # Keys come from _SPECS and Thresholds.__post_init__ checks every value, so the
+    # Keys come from THRESHOLD_SPECS and Thresholds.__post_init__ checks every value, so the
     # loose mapping type is safe to hand over.
     return Thresholds(**values)  # type: ignore[arg-type]
 
@@ -163,7 +155,7 @@ def thresholds_from_env(environ: Mapping[str, str]) -> tuple[Thresholds, frozens
     environment set. Unset or empty variables keep the default (SAM passes "" for an
     unfilled parameter); for MAX_FAIL_RATIO the default is "rule off"."""
     values: dict[str, ThresholdValue] = {}
-    for name, spec in _SPECS.items():
+    for name, spec in THRESHOLD_SPECS.items():
         raw = environ.get(spec.env_var)
         if raw is None or not raw.strip():
             continue
@@ -181,11 +173,11 @@ def _parse_scope(path: str, scope: Any) -> Mapping[str, ThresholdValue]:
         raise ThresholdsError(path, f"expected an object of thresholds, got {_show(scope)}")
     parsed: dict[str, ThresholdValue] = {}
     for key, value in scope.items():
-        spec = _SPECS.get(key) if isinstance(key, str) else None
+        spec = THRESHOLD_SPECS.get(key) if isinstance(key, str) else None
         if spec is None:
-            hint = _closest(key, list(_SPECS)) if isinstance(key, str) else ""
+            hint = _closest(key, list(THRESHOLD_SPECS)) if isinstance(key, str) else ""
             raise ThresholdsError(
-                path, f"unknown threshold {_show(key)}{hint}; valid: {', '.join(_SPECS)}"
+                path, f"unknown threshold {_show(key)}{hint}; valid: {', '.join(THRESHOLD_SPECS)}"
             )
         parsed[key] = _check_value(f"{path}.{key}", spec, value)
     return MappingProxyType(parsed)
