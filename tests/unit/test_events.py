@@ -81,14 +81,6 @@ def test_events_every_file_has_a_shape_check() -> None:
     assert set(EVENT_FILES) == set(CHECKS)
 
 
-@pytest.mark.parametrize("name", EVENT_FILES)
-def test_events_file_loads_as_a_json_object(name: str) -> None:
-    # When an event file is loaded as `sam local invoke -e` would send it
-    event = load_event(name)
-    # Then it is a JSON object
-    assert isinstance(event, dict)
-
-
 @pytest.mark.parametrize("name", sorted(CHECKS))
 def test_events_file_has_the_shape_its_consumer_reads(name: str) -> None:
     # Given an event file

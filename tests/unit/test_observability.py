@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from job_alerts import observability
 from job_alerts.observability import LazyTracer, logger, metrics, tracer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -178,7 +177,22 @@ def test_observability_other_tracer_calls_reach_the_real_tracer(
         _ = lazy._private  # private names are never forwarded (keeps copy/pickle sane)
 
 
-def test_observability_module_exports_shared_instances() -> None:
-    # The public names every handler imports stay the same objects
-    assert observability.tracer is tracer
-    assert observability.SERVICE == "job-alerts"
+def test_observability_metrics_carry_the_service_the_dashboard_queries(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given the shared metrics (the dashboard and the heartbeat alarm select metrics by the
+    # dimension service=job-alerts in namespace BrightDataJobAlerts)
+    # When a handler emits a metric
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: Any) -> None:
+        metrics.add_metric(name="ServiceProbe", unit="Count", value=1)
+
+    handler({}, None)
+
+    # Then it lands in the app's namespace under that dimension
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    metric = next(blob for blob in blobs if "ServiceProbe" in blob)
+    assert metric["service"] == "job-alerts"
+    (directive,) = metric["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "BrightDataJobAlerts"
+    assert ["service"] in directive["Dimensions"]
