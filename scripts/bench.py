@@ -223,7 +223,8 @@ def _seed(world: World, live: int, settled: int) -> tuple[list[str], float]:
     collectors; the table is written directly with BatchWrite and the collectors' listing state
     is saved, so the timed runs measure reading rather than first discovery."""
     from job_alerts.brightdata import BrightDataClient
-    from job_alerts.state import JobRecord, StateStore, iso
+    from job_alerts.models import CollectorMeta, JobRecord
+    from job_alerts.state import StateStore
 
     sim, now = world.sim, T0
     created, started = now - timedelta(minutes=10), now - timedelta(minutes=9)
@@ -258,11 +259,10 @@ def _seed(world: World, live: int, settled: int) -> tuple[list[str], float]:
     sim.latency = latency
     store.save_collector_meta(
         [
-            {"collector_id": c["id"], "name": c["name"], "last_run": str(c.get("last_run") or ""),
-             "listed_at": iso(now)}
+            CollectorMeta(c["id"], c["name"], last_run=str(c.get("last_run") or ""), listed_at=now)
             for c in collectors
         ]
-    )  # fmt: skip
+    )
     return live_ids, time.perf_counter() - began
 
 

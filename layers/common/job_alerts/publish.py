@@ -4,18 +4,28 @@ plain text for email, with message attributes that subscription filter policies 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from job_alerts.alerts import from_document, render_email, render_subject
+from job_alerts.observability import logger
+from job_alerts.timeutil import Clock
+
+if TYPE_CHECKING:
+    from job_alerts.state import StateStore
 
 __all__ = [
     "SNS_MESSAGE_MAX_BYTES",
     "AlertPublisher",
+    "Delivery",
     "PublishError",
+    "Publisher",
+    "deliver_outbox",
     "message_attributes",
     "sns_publish_request",
 ]
@@ -105,3 +115,50 @@ class AlertPublisher:
                 f"SNS publish to {self._topic_arn} failed: {type(exc).__name__}"
             ) from exc
         return str(response["MessageId"])
+
+
+@dataclass
+class Delivery:
+    sent: int = 0
+    failed: int = 0
+
+
+class Publisher(Protocol):
+    def publish(self, doc: Mapping[str, Any]) -> str: ...
+
+
+def deliver_outbox(
+    store: StateStore,
+    publisher: Publisher,
+    *,
+    run_id: str,
+    clock: Clock,
+    lease_until: Callable[[datetime], datetime],
+    own_only: bool = False,
+) -> Delivery:
+    """Publish stage: what is owed to the topic, this run's alerts and earlier runs' whose lease
+    ran out. Each is leased (so two runs never publish it at once), published, then marked sent;
+    a failed publish releases the lease and the alert waits in the outbox for the next run."""
+    delivery = Delivery()
+    now = clock()
+    for entry in store.pending_outbox(now, run_id):
+        if own_only and entry.owner != run_id:
+            continue
+        if not store.take_lease(entry, run_id, lease_until(now), now):
+            continue
+        record = store.get_alert(entry.alert_id)
+        if record is None:
+            continue
+        try:
+            message_id = publisher.publish(record.document)
+        except Exception as exc:
+            delivery.failed += 1
+            logger.warning(
+                "publish failed; the alert stays in the outbox for the next run",
+                extra={"alert_id": record.alert_id, "error": type(exc).__name__},
+            )
+            store.release_lease(entry, run_id)
+            continue
+        store.mark_sent(entry, message_id, clock())
+        delivery.sent += 1
+    return delivery

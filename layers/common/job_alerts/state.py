@@ -1,18 +1,37 @@
 """DynamoDB data access for the one state table: jobs, collector alarms, decisions, alert outbox and
-history, silences and monitor health. Every "only once" decision is a conditional write."""
+history, silences and monitor health. Every "only once" decision is a conditional write. The item
+and key formats live here and nowhere else; callers see the domain types of `models`."""
 
 from __future__ import annotations
 
 import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
+
+from job_alerts.models import (
+    AlarmClaim,
+    AlarmState,
+    AlertRecord,
+    AlertStatus,
+    Claim,
+    CollectorMeta,
+    ConflictError,
+    Health,
+    HealthState,
+    JobRecord,
+    JobRuleClaim,
+    OutboxEntry,
+    RuleAlarm,
+    Silence,
+    StateError,
+)
+from job_alerts.timeutil import iso, parse_iso, ttl_at
 
 LIVE = "LIVE"
 HISTORY = "HISTORY"
@@ -20,213 +39,168 @@ OPEN_ALARMS = "OPEN_ALARMS"
 OUTBOX = "OUTBOX"
 _BATCH_GET_MAX = 100
 _BATCH_WRITE_MAX = 25
-_TRANSACTION_MAX = 100
+TRANSACTION_MAX_ITEMS = 100
+# DynamoDB refuses items over 400 KB; a job item stays well under it (see _bounded).
+_JOB_ITEM_MAX_BYTES = 100 * 1024
+
+__all__ = [
+    "HISTORY",
+    "LIVE",
+    "OPEN_ALARMS",
+    "OUTBOX",
+    "TRANSACTION_MAX_ITEMS",
+    "AlarmClaim",
+    "AlarmState",
+    "AlertRecord",
+    "AlertStatus",
+    "Claim",
+    "CollectorMeta",
+    "ConflictError",
+    "Health",
+    "HealthState",
+    "JobRecord",
+    "JobRuleClaim",
+    "OutboxEntry",
+    "RuleAlarm",
+    "Silence",
+    "StateError",
+    "StateStore",
+]
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
-class AlarmState(StrEnum):
-    OK = "OK"
-    ALARM = "ALARM"
-    UNKNOWN = "UNKNOWN"
+def _job_item(record: JobRecord) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "pk": f"JOB#{record.job_id}",
+        "sk": "JOB",
+        "job_id": record.job_id,
+        "first_seen": iso(record.first_seen),
+        "source": record.source,
+        "settled": record.settled,
+        "expired": record.expired,
+    }
+    optional = {
+        "collector_id": record.collector_id,
+        "status": record.status,
+        "fingerprint": record.fingerprint,
+        "log": json.dumps(record.log, sort_keys=True) if record.log is not None else None,
+        "last_read": iso(record.last_read) if record.last_read else None,
+        "ttl": record.ttl,
+        "alerted": json.dumps(record.alerted) if record.alerted else None,
+        "unreadable_reads": record.unreadable_reads or None,
+        "unreadable_reason": record.unreadable_reason,
+    }
+    item.update({k: v for k, v in optional.items() if v is not None})
+    if not record.settled and not record.expired:
+        item["gsi1pk"] = LIVE
+        item["gsi1sk"] = record.live_sort_key
+    return item
 
 
-class HealthState(StrEnum):
-    HEALTHY = "HEALTHY"
-    TOKEN_REJECTED = "TOKEN_REJECTED"  # noqa: S105 - a state name, not a secret
-    API_UNREACHABLE = "API_UNREACHABLE"
+def _job_record(item: dict[str, Any]) -> JobRecord:
+    raw_log = item.get("log")
+    return JobRecord(
+        job_id=item["job_id"],
+        collector_id=item.get("collector_id"),
+        first_seen=parse_iso(item["first_seen"]) or datetime.fromtimestamp(0, UTC),
+        source=item.get("source", "discovered"),
+        status=item.get("status"),
+        settled=bool(item.get("settled", False)),
+        fingerprint=item.get("fingerprint"),
+        log=json.loads(raw_log) if raw_log else None,
+        last_read=parse_iso(item.get("last_read")),
+        expired=bool(item.get("expired", False)),
+        ttl=int(item["ttl"]) if item.get("ttl") is not None else None,
+        alerted=json.loads(item.get("alerted", "[]")),
+        unreadable_reads=int(item.get("unreadable_reads", 0)),
+        unreadable_reason=item.get("unreadable_reason"),
+    )
 
 
-class AlertStatus(StrEnum):
-    PENDING = "PENDING"  # claimed, in the outbox, not yet confirmed published
-    SENT = "SENT"
-    SUPPRESSED = "SUPPRESSED"  # silenced: recorded, never sent
-
-
-class StateError(RuntimeError):
-    """A DynamoDB call failed in a way the run cannot work around."""
-
-
-class ConflictError(StateError):
-    """A conditional write lost against a concurrent writer; `failed_keys` names the items."""
-
-    def __init__(self, message: str, failed_keys: Sequence[tuple[str, str]] = ()) -> None:
-        super().__init__(message)
-        self.failed_keys = tuple(failed_keys)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_iso(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def ttl_at(moment: datetime, days: int) -> int:
-    return int((moment + timedelta(days=days)).timestamp())
-
-
-@dataclass
-class JobRecord:
-    job_id: str
-    collector_id: str | None
-    first_seen: datetime
-    source: str = "discovered"  # discovered | track | webhook | event
-    status: str | None = None
-    settled: bool = False
-    fingerprint: str | None = None
-    log: dict[str, Any] | None = None  # JobLog.to_dict() of the last read
-    last_read: datetime | None = None
-    expired: bool = False
-    ttl: int | None = None
-    # Rules already alerted for this job: a cache that saves re-claiming; the ALERTED# claim
-    # items stay the authority.
-    alerted: list[str] = field(default_factory=list)
-
-    @property
-    def live_sort_key(self) -> str:
-        return f"{iso(self.first_seen)}#{self.job_id}"
-
-    def to_item(self) -> dict[str, Any]:
-        item: dict[str, Any] = {
-            "pk": f"JOB#{self.job_id}",
-            "sk": "JOB",
-            "job_id": self.job_id,
-            "first_seen": iso(self.first_seen),
-            "source": self.source,
-            "settled": self.settled,
-            "expired": self.expired,
-        }
-        optional = {
-            "collector_id": self.collector_id,
-            "status": self.status,
-            "fingerprint": self.fingerprint,
-            "log": json.dumps(self.log, sort_keys=True) if self.log is not None else None,
-            "last_read": iso(self.last_read) if self.last_read else None,
-            "ttl": self.ttl,
-            "alerted": json.dumps(self.alerted) if self.alerted else None,
-        }
-        item.update({k: v for k, v in optional.items() if v is not None})
-        if not self.settled and not self.expired:
-            item["gsi1pk"] = LIVE
-            item["gsi1sk"] = self.live_sort_key
+def _bounded(item: dict[str, Any]) -> dict[str, Any]:
+    """A job item that can always be stored: were the last read's log ever too big (it is
+    bounded when parsed; this guards the limit itself), the log is dropped, the rest kept."""
+    if len(json.dumps(item, default=str)) <= _JOB_ITEM_MAX_BYTES:
         return item
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> JobRecord:
-        raw_log = item.get("log")
-        return cls(
-            job_id=item["job_id"],
-            collector_id=item.get("collector_id"),
-            first_seen=parse_iso(item["first_seen"]) or datetime.now(UTC),
-            source=item.get("source", "discovered"),
-            status=item.get("status"),
-            settled=bool(item.get("settled", False)),
-            fingerprint=item.get("fingerprint"),
-            log=json.loads(raw_log) if raw_log else None,
-            last_read=parse_iso(item.get("last_read")),
-            expired=bool(item.get("expired", False)),
-            ttl=int(item["ttl"]) if item.get("ttl") is not None else None,
-            alerted=json.loads(item.get("alerted", "[]")),
-        )
+    return {k: v for k, v in item.items() if k != "log"}
 
 
-@dataclass
-class RuleAlarm:
-    """Alarm state of one collector and rule, with the outcomes of its last jobs (for M-of-N)."""
-
-    collector_id: str
-    rule: str
-    state: AlarmState = AlarmState.OK
-    version: int = 0
-    # [job_id, verdict, created] of the most recently created jobs, oldest first; a job appears
-    # once, with its latest verdict.
-    outcomes: list[list[str]] = field(default_factory=list)
-    alarm_since: datetime | None = None  # set while an alarm is open (ALARM, or UNKNOWN after it)
-    last_notified: datetime | None = None
-    alarm_jobs: list[str] = field(default_factory=list)
-    exists: bool = False
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (f"COLLECTOR#{self.collector_id}", f"RULE#{self.rule}")
-
-    def to_item(self) -> dict[str, Any]:
-        item: dict[str, Any] = {
-            "pk": self.key[0],
-            "sk": self.key[1],
-            "collector_id": self.collector_id,
-            "rule": self.rule,
-            "state": self.state.value,
-            "version": self.version,
-            "outcomes": json.dumps(self.outcomes),
-            "alarm_jobs": json.dumps(self.alarm_jobs),
-        }
-        if self.alarm_since:
-            item["alarm_since"] = iso(self.alarm_since)
-            # Open alarms sit in the sparse index so reminders find them without a Scan.
-            item["gsi1pk"] = OPEN_ALARMS
-            item["gsi1sk"] = f"{self.collector_id}#{self.rule}"
-        if self.last_notified:
-            item["last_notified"] = iso(self.last_notified)
-        return item
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> RuleAlarm:
-        return cls(
-            collector_id=item["collector_id"],
-            rule=item["rule"],
-            state=AlarmState(item.get("state", "OK")),
-            version=int(item.get("version", 0)),
-            outcomes=json.loads(item.get("outcomes", "[]")),
-            alarm_since=parse_iso(item.get("alarm_since")),
-            last_notified=parse_iso(item.get("last_notified")),
-            alarm_jobs=json.loads(item.get("alarm_jobs", "[]")),
-            exists=True,
-        )
+def claim_ttl(claim: JobRuleClaim) -> int:
+    return ttl_at(claim.at, claim.ttl_days)
 
 
-@dataclass
-class Health:
-    state: HealthState = HealthState.HEALTHY
-    since: datetime | None = None
-    version: int = 0
-    live_cursor: str | None = None  # gsi1sk of the last live job read: the next run starts after it
-    detail: str | None = None
+def _collector_meta_item(meta: CollectorMeta) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "pk": "COLLECTORS",
+        "sk": meta.collector_id,
+        "collector_id": meta.collector_id,
+        "name": meta.name,
+        "last_run": meta.last_run,
+    }
+    if meta.listed_at:
+        item["listed_at"] = iso(meta.listed_at)
+    if meta.full_at:
+        item["full_at"] = iso(meta.full_at)
+    return item
 
 
-@dataclass(frozen=True)
-class Silence:
-    collector_id: str
-    until: datetime
-    reason: str
-    created_by: str | None = None
+def _collector_meta(item: dict[str, Any]) -> CollectorMeta:
+    return CollectorMeta(
+        collector_id=item["sk"],
+        name=str(item.get("name") or item["sk"]),
+        last_run=str(item.get("last_run") or ""),
+        listed_at=parse_iso(item.get("listed_at")),
+        full_at=parse_iso(item.get("full_at")),
+    )
 
 
-@dataclass(frozen=True)
-class AlertRecord:
-    alert_id: str
-    status: AlertStatus
-    created_at: datetime
-    collector_id: str | None
-    severity: str
-    subject: str
-    document: dict[str, Any]
-    sent_at: datetime | None = None
-    message_id: str | None = None
-    suppressed_reason: str | None = None
+def _alarm_key(collector_id: str, rule: str) -> tuple[str, str]:
+    return (f"COLLECTOR#{collector_id}", f"RULE#{rule}")
 
 
-@dataclass(frozen=True)
-class Claim:
-    """One conditional write that records a decision to alert, to go in the alert's transaction."""
+def _job_rule_key(job_id: str, rule: str) -> tuple[str, str]:
+    return (f"JOB#{job_id}", f"ALERTED#{rule}")
 
-    key: tuple[str, str]
-    operation: dict[str, Any]  # a TransactWriteItems entry (Put / Update)
+
+_HEALTH_KEY = ("MONITOR", "HEALTH")
+
+
+def _alarm_item(alarm: RuleAlarm) -> dict[str, Any]:
+    pk, sk = _alarm_key(alarm.collector_id, alarm.rule)
+    item: dict[str, Any] = {
+        "pk": pk,
+        "sk": sk,
+        "collector_id": alarm.collector_id,
+        "rule": alarm.rule,
+        "state": alarm.state.value,
+        "version": alarm.version,
+        "outcomes": json.dumps(alarm.outcomes),
+        "alarm_jobs": json.dumps(alarm.alarm_jobs),
+    }
+    if alarm.alarm_since:
+        item["alarm_since"] = iso(alarm.alarm_since)
+        # Open alarms sit in the sparse index so reminders find them without a Scan.
+        item["gsi1pk"] = OPEN_ALARMS
+        item["gsi1sk"] = f"{alarm.collector_id}#{alarm.rule}"
+    if alarm.last_notified:
+        item["last_notified"] = iso(alarm.last_notified)
+    return item
+
+
+def _rule_alarm(item: dict[str, Any]) -> RuleAlarm:
+    return RuleAlarm(
+        collector_id=item["collector_id"],
+        rule=item["rule"],
+        state=AlarmState(item.get("state", "OK")),
+        version=int(item.get("version", 0)),
+        outcomes=json.loads(item.get("outcomes", "[]")),
+        alarm_since=parse_iso(item.get("alarm_since")),
+        last_notified=parse_iso(item.get("last_notified")),
+        alarm_jobs=json.loads(item.get("alarm_jobs", "[]")),
+        exists=True,
+    )
 
 
 def _ser(item: dict[str, Any]) -> dict[str, Any]:
@@ -271,7 +245,7 @@ class StateStore:
                 self.ops.reads += 1
                 response = self.client.batch_get_item(RequestItems=request)
                 for raw in response.get("Responses", {}).get(self.table, []):
-                    record = JobRecord.from_item(_des(raw))
+                    record = _job_record(_des(raw))
                     found[record.job_id] = record
                 request = response.get("UnprocessedKeys") or {}
                 attempt = _backoff(attempt) if request else 0
@@ -284,7 +258,7 @@ class StateStore:
             self.ops.items_written += 1
             self.client.put_item(
                 TableName=self.table,
-                Item=_ser(record.to_item()),
+                Item=_ser(_job_item(record)),
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as exc:
@@ -303,7 +277,7 @@ class StateStore:
             "ExpressionAttributeValues": {":live": {"S": LIVE}},
         }
         for raw in self._query(kwargs):
-            jobs.append(JobRecord.from_item(_des(raw)))
+            jobs.append(_job_record(_des(raw)))
             if limit is not None and len(jobs) >= limit:
                 break
         return jobs
@@ -311,7 +285,7 @@ class StateStore:
     def put_jobs(self, records: Sequence[JobRecord]) -> None:
         """Batch-write job states (whole items; decisions live on separate items, so a stale
         overwrite here can at worst cause one extra read, never a lost or repeated alert)."""
-        requests = [{"PutRequest": {"Item": _ser(r.to_item())}} for r in records]
+        requests = [{"PutRequest": {"Item": _ser(_bounded(_job_item(r)))}} for r in records]
         self._batch_write(requests)
 
     # ---- collector alarms -----------------------------------------------------------------
@@ -325,12 +299,12 @@ class StateStore:
             },
             "ConsistentRead": True,
         }
-        alarms = [RuleAlarm.from_item(_des(raw)) for raw in self._query(kwargs)]
+        alarms = [_rule_alarm(_des(raw)) for raw in self._query(kwargs)]
         return {a.rule: a for a in alarms}
 
-    def alarm_write(self, alarm: RuleAlarm, expected_version: int) -> dict[str, Any]:
+    def _alarm_put(self, alarm: RuleAlarm, expected_version: int) -> dict[str, Any]:
         """A Put of the alarm guarded by the version it was read at (optimistic locking)."""
-        put: dict[str, Any] = {"TableName": self.table, "Item": _ser(alarm.to_item())}
+        put: dict[str, Any] = {"TableName": self.table, "Item": _ser(_alarm_item(alarm))}
         if expected_version == 0 and not alarm.exists:
             put["ConditionExpression"] = "attribute_not_exists(pk)"
         else:
@@ -339,14 +313,16 @@ class StateStore:
         return {"Put": put}
 
     def save_alarm(self, alarm: RuleAlarm, expected_version: int) -> None:
-        op = self.alarm_write(alarm, expected_version)["Put"]
+        op = self._alarm_put(alarm, expected_version)["Put"]
         try:
             self.ops.writes += 1
             self.ops.items_written += 1
             self.client.put_item(**op)
         except ClientError as exc:
             if _code(exc) == "ConditionalCheckFailedException":
-                raise ConflictError("alarm changed concurrently", [alarm.key]) from None
+                raise ConflictError(
+                    "alarm changed concurrently", (AlarmClaim(alarm, expected_version),)
+                ) from None
             raise
 
     def collectors_with_open_alarms(self) -> set[str]:
@@ -358,7 +334,7 @@ class StateStore:
         }
         return {_des(raw)["collector_id"] for raw in self._query(kwargs)}
 
-    def collector_meta(self) -> dict[str, dict[str, Any]]:
+    def collector_meta(self) -> dict[str, CollectorMeta]:
         """What the last runs saw of each collector (name, last_run), to skip unchanged ones."""
         kwargs = {
             "TableName": self.table,
@@ -366,35 +342,29 @@ class StateStore:
             "ExpressionAttributeValues": {":pk": {"S": "COLLECTORS"}},
             "ConsistentRead": True,
         }
-        return {item["sk"]: item for item in (_des(raw) for raw in self._query(kwargs))}
+        metas = (_collector_meta(_des(raw)) for raw in self._query(kwargs))
+        return {meta.collector_id: meta for meta in metas}
 
-    def save_collector_meta(self, metas: Sequence[dict[str, Any]]) -> None:
-        requests = [
-            {"PutRequest": {"Item": _ser({"pk": "COLLECTORS", "sk": m["collector_id"], **m})}}
-            for m in metas
-        ]
+    def save_collector_meta(self, metas: Sequence[CollectorMeta]) -> None:
+        requests = [{"PutRequest": {"Item": _ser(_collector_meta_item(m))}} for m in metas]
         self._batch_write(requests)
 
     # ---- decisions and the outbox ---------------------------------------------------------
-    def job_claim(self, job_id: str, rule: str, now: datetime, ttl_days: int) -> Claim:
-        key = (f"JOB#{job_id}", f"ALERTED#{rule}")
-        item = {"pk": key[0], "sk": key[1], "at": iso(now), "ttl": ttl_at(now, ttl_days)}
-        op = {
-            "Put": {
+    def _claim_operation(self, claim: Claim) -> tuple[tuple[str, str], dict[str, Any]]:
+        """The key and TransactWriteItems entry that record one claim."""
+        if isinstance(claim, JobRuleClaim):
+            key = _job_rule_key(claim.job_id, claim.rule)
+            item = {"pk": key[0], "sk": key[1], "at": iso(claim.at), "ttl": claim_ttl(claim)}
+            put = {
                 "TableName": self.table,
                 "Item": _ser(item),
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
-        }
-        return Claim(key=key, operation=op)
-
-    def alarm_claim(self, alarm: RuleAlarm, expected_version: int) -> Claim:
-        return Claim(key=alarm.key, operation=self.alarm_write(alarm, expected_version))
-
-    def health_claim(self, health: Health, expected_version: int) -> Claim:
-        return Claim(
-            key=("MONITOR", "HEALTH"), operation=self._health_put(health, expected_version)
-        )
+            return key, {"Put": put}
+        if isinstance(claim, AlarmClaim):
+            key = _alarm_key(claim.alarm.collector_id, claim.alarm.rule)
+            return key, self._alarm_put(claim.alarm, claim.expected_version)
+        return _HEALTH_KEY, self._health_put(claim.health, claim.expected_version)
 
     def record_alert(
         self,
@@ -408,7 +378,8 @@ class StateStore:
         """Atomically claim every decision and store the alert (plus its outbox entry when it is
         to be sent). Raises ConflictError naming the claims another run already made."""
         item = _alert_item(record, ttl_days)
-        ops = [c.operation for c in claims]
+        keyed = [self._claim_operation(c) for c in claims]
+        ops = [op for _, op in keyed]
         ops.append(
             {
                 "Put": {
@@ -429,9 +400,8 @@ class StateStore:
                 "ttl": item["ttl"],
             }
             ops.append({"Put": {"TableName": self.table, "Item": _ser(outbox)}})
-        if len(ops) > _TRANSACTION_MAX:
-            raise StateError(f"an alert may carry at most {_TRANSACTION_MAX - 2} decisions")
-        keys = [c.key for c in claims] + [(item["pk"], item["sk"])]
+        if len(ops) > TRANSACTION_MAX_ITEMS:
+            raise StateError(f"an alert may carry at most {TRANSACTION_MAX_ITEMS - 2} decisions")
         try:
             self.ops.writes += 1
             self.ops.items_written += len(ops)
@@ -440,18 +410,18 @@ class StateStore:
             if _code(exc) != "TransactionCanceledException":
                 raise
             reasons = exc.response.get("CancellationReasons") or []
-            failed = [
-                keys[i]
+            failed = tuple(
+                claims[i]
                 for i, reason in enumerate(reasons)
-                if i < len(keys) and reason.get("Code") == "ConditionalCheckFailed"
-            ]
+                if i < len(claims) and reason.get("Code") == "ConditionalCheckFailed"
+            )
             if not reasons or not failed:
                 # moto and DynamoDB both say which item failed; without that, treat the whole
                 # alert as contended so the caller reloads instead of guessing.
-                failed = keys
+                failed = tuple(claims)
             raise ConflictError("a decision was already claimed", failed) from None
 
-    def pending_outbox(self, now: datetime, owner: str) -> list[dict[str, Any]]:
+    def pending_outbox(self, now: datetime, owner: str) -> list[OutboxEntry]:
         """Outbox entries this run may publish: its own, or others whose lease has run out."""
         kwargs = {
             "TableName": self.table,
@@ -461,19 +431,25 @@ class StateStore:
         }
         entries = []
         for raw in self._query(kwargs):
-            entry = _des(raw)
-            if entry.get("owner") == owner or int(entry["lease_until"]) <= now.timestamp():
+            item = _des(raw)
+            entry = OutboxEntry(
+                entry_id=item["sk"],
+                alert_id=item["alert_id"],
+                owner=item.get("owner"),
+                lease_until=int(item["lease_until"]),
+            )
+            if entry.owner == owner or entry.lease_until <= now.timestamp():
                 entries.append(entry)
         return entries
 
-    def take_lease(self, entry: dict[str, Any], owner: str, until: datetime, now: datetime) -> bool:
+    def take_lease(self, entry: OutboxEntry, owner: str, until: datetime, now: datetime) -> bool:
         """Conditionally take an outbox entry so two runs never publish it at the same time."""
         try:
             self.ops.writes += 1
             self.ops.items_written += 1
             self.client.update_item(
                 TableName=self.table,
-                Key=_key(OUTBOX, entry["sk"]),
+                Key=_key(OUTBOX, entry.entry_id),
                 UpdateExpression="SET #o = :me, lease_until = :until ADD attempts :one",
                 ConditionExpression="attribute_exists(pk) AND (#o = :me OR lease_until <= :now)",
                 ExpressionAttributeNames={"#o": "owner"},
@@ -490,14 +466,14 @@ class StateStore:
             raise
         return True
 
-    def release_lease(self, entry: dict[str, Any], owner: str) -> None:
+    def release_lease(self, entry: OutboxEntry, owner: str) -> None:
         """After a failed publish: let the next run retry at once instead of after the lease."""
         try:
             self.ops.writes += 1
             self.ops.items_written += 1
             self.client.update_item(
                 TableName=self.table,
-                Key=_key(OUTBOX, entry["sk"]),
+                Key=_key(OUTBOX, entry.entry_id),
                 UpdateExpression="SET lease_until = :zero",
                 ConditionExpression="#o = :me",
                 ExpressionAttributeNames={"#o": "owner"},
@@ -515,7 +491,7 @@ class StateStore:
         raw = response.get("Item")
         return _alert_record(_des(raw)) if raw else None
 
-    def mark_sent(self, entry: dict[str, Any], message_id: str, now: datetime) -> None:
+    def mark_sent(self, entry: OutboxEntry, message_id: str, now: datetime) -> None:
         self.ops.writes += 1
         self.ops.items_written += 2
         self.client.transact_write_items(
@@ -523,7 +499,7 @@ class StateStore:
                 {
                     "Update": {
                         "TableName": self.table,
-                        "Key": _key(f"ALERT#{entry['alert_id']}", "ALERT"),
+                        "Key": _key(f"ALERT#{entry.alert_id}", "ALERT"),
                         "UpdateExpression": "SET #s = :sent, sent_at = :at, message_id = :mid",
                         "ExpressionAttributeNames": {"#s": "status"},
                         "ExpressionAttributeValues": {
@@ -533,7 +509,7 @@ class StateStore:
                         },
                     }
                 },
-                {"Delete": {"TableName": self.table, "Key": _key(OUTBOX, entry["sk"])}},
+                {"Delete": {"TableName": self.table, "Key": _key(OUTBOX, entry.entry_id)}},
             ]
         )
 
@@ -607,7 +583,7 @@ class StateStore:
     def get_health(self) -> Health:
         self.ops.reads += 1
         response = self.client.get_item(
-            TableName=self.table, Key=_key("MONITOR", "HEALTH"), ConsistentRead=True
+            TableName=self.table, Key=_key(*_HEALTH_KEY), ConsistentRead=True
         )
         raw = response.get("Item")
         if not raw:
@@ -627,13 +603,13 @@ class StateStore:
         if cursor is None:
             self.client.update_item(
                 TableName=self.table,
-                Key=_key("MONITOR", "HEALTH"),
+                Key=_key(*_HEALTH_KEY),
                 UpdateExpression="REMOVE live_cursor",
             )
         else:
             self.client.update_item(
                 TableName=self.table,
-                Key=_key("MONITOR", "HEALTH"),
+                Key=_key(*_HEALTH_KEY),
                 UpdateExpression="SET live_cursor = :c",
                 ExpressionAttributeValues={":c": {"S": cursor}},
             )
@@ -707,7 +683,7 @@ def _alert_record(item: dict[str, Any]) -> AlertRecord:
     return AlertRecord(
         alert_id=item["alert_id"],
         status=AlertStatus(item["status"]),
-        created_at=parse_iso(item["created_at"]) or datetime.now(UTC),
+        created_at=parse_iso(item["created_at"]) or datetime.fromtimestamp(0, UTC),
         collector_id=item.get("collector_id"),
         severity=item.get("severity", "info"),
         subject=item.get("subject", ""),

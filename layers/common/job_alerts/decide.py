@@ -1,0 +1,460 @@
+"""Judge and decide stages, the monitor's pure core. `judge_jobs` turns read jobs into rule
+results; `decide_collector` and `decide_health` turn prior state + results + now into decisions:
+alert entries, each with the claim that makes it once-only, and alarm windows to save. Nothing
+here reads a clock, calls AWS or the API, or mutates what it is given."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from job_alerts.alerts import AlertEntry, AlertKind
+from job_alerts.brightdata import BrightDataError, RateLimited, Transient, Unauthorized
+from job_alerts.config import AlertMode, Settings
+from job_alerts.joblog import JobLog, JobLogError
+from job_alerts.models import (
+    AlarmClaim,
+    AlarmState,
+    Claim,
+    Health,
+    HealthClaim,
+    HealthState,
+    JobRecord,
+    JobRuleClaim,
+    RuleAlarm,
+)
+from job_alerts.rules import (
+    COLLECTOR_RULES,
+    JOB_EVENT_RULES,
+    RULE_SEVERITY,
+    Rule,
+    RuleResult,
+    Severity,
+    Verdict,
+    judge,
+)
+from job_alerts.thresholds import Thresholds
+from job_alerts.timeutil import iso
+
+# When more than this share of a run's Bright Data calls fail (after retries), the API counts as
+# unreachable: one DEGRADED alert, and no verdicts from what little was read.
+UNREACHABLE_FAILURE_SHARE = 0.5
+ALERT_JOBS_SHOWN = 20
+
+
+# ---- judge ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JudgedJob:
+    job: JobLog
+    record: JobRecord
+    results: tuple[RuleResult, ...]
+
+
+@dataclass
+class Judgement:
+    by_collector: dict[str, list[JudgedJob]] = field(default_factory=dict)
+    findings: dict[str, int] = field(default_factory=dict)
+    # Per collector: jobs judged and findings (for per-collector metrics).
+    collectors: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def collector_of(job: JobLog, record: JobRecord) -> str:
+    """The collector a job is credited to: the one its log names, else the one it was listed
+    under (a job listed under two collectors keeps the first listing)."""
+    return job.collector_id or record.collector_id or "unknown"
+
+
+def judge_jobs(
+    read: Iterable[tuple[JobRecord, JobLog]],
+    thresholds_for: Callable[[str | None], Thresholds],
+    now: datetime,
+) -> Judgement:
+    judgement = Judgement()
+    findings: Counter[str] = Counter()
+    grouped: dict[str, list[JudgedJob]] = defaultdict(list)
+    for record, job in read:
+        cid = collector_of(job, record)
+        results = tuple(judge(job, thresholds_for(cid), now))
+        stats = judgement.collectors.setdefault(cid, {"jobs_read": 0, "findings": 0})
+        stats["jobs_read"] += 1
+        for result in results:
+            if result.verdict is Verdict.BREACH:
+                findings[result.rule.value] += 1
+                stats["findings"] += 1
+        grouped[cid].append(JudgedJob(job, record, results))
+    judgement.by_collector = dict(grouped)
+    judgement.findings = dict(findings)
+    return judgement
+
+
+# ---- decisions -----------------------------------------------------------------------------
+
+
+@dataclass
+class Decision:
+    """What one message (per collector, or the monitor's own) will say, and the claims that make
+    it once-only: `entries[i]` is recorded together with `claims[i]`."""
+
+    collector_id: str | None
+    collector_name: str | None = None
+    entries: list[AlertEntry] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)
+    jobs: dict[str, JobLog] = field(default_factory=dict)
+    affected: set[str] = field(default_factory=set)
+    # Alarms whose window of outcomes changed without anything to tell: saved on their own.
+    quiet_alarms: list[AlarmClaim] = field(default_factory=list)
+
+    def add(self, entry: AlertEntry, claim: Claim) -> None:
+        self.entries.append(entry)
+        self.claims.append(claim)
+
+
+def decide_collector(
+    collector_id: str,
+    collector_name: str | None,
+    judged: Sequence[JudgedJob],
+    alarms: Mapping[str, RuleAlarm],
+    settings: Settings,
+    now: datetime,
+    *,
+    claimed: Mapping[str, set[str]] | None = None,
+) -> Decision:
+    """One collector's decisions. `alarms` is its stored alarm state by rule (ignored in
+    every_job mode); `claimed` the job rules already claimed during this run (job id -> rules),
+    on top of what each job's record says was alerted before."""
+    decision = Decision(collector_id, collector_name)
+    every_job = settings.alert_mode is AlertMode.EVERY_JOB
+    current = {} if every_job else {rule: alarm.copy() for rule, alarm in alarms.items()}
+    touched: dict[str, tuple[RuleAlarm, int]] = {}
+    breaching: dict[str, dict[str, RuleResult]] = {}
+    claimed = claimed or {}
+
+    for item in judged:
+        job, record = item.job, item.record
+        for result in item.results:
+            rule = result.rule
+            once_per_job = rule in JOB_EVENT_RULES or (every_job and rule in COLLECTOR_RULES)
+            if once_per_job:
+                already = set(record.alerted) | claimed.get(job.job_id, set())
+                _job_event(decision, job, result, already, settings, now)
+                continue
+            if rule not in COLLECTOR_RULES or not _counts_for_collector(job, result.verdict):
+                continue
+            alarm, version = touched.get(rule.value) or _current(current, collector_id, rule)
+            # A job judged again with the same verdict (a live job still breaching) changes
+            # nothing: no transition, no write.
+            created = job.created or job.started or record.first_seen
+            if _record_outcome(alarm, job.job_id, result.verdict, created, settings.alarm_window):
+                touched[rule.value] = (alarm, version)
+            if result.verdict is Verdict.BREACH:
+                decision.jobs[job.job_id] = job
+                decision.affected.add(job.job_id)
+                breaching.setdefault(rule.value, {})[job.job_id] = result
+
+    for alarm, version in touched.values():
+        _transition(decision, alarm, version, breaching.get(alarm.rule, {}), settings, now)
+    # Reminders for alarms that stayed open with nothing new to judge this run.
+    if not every_job:
+        for rule_name, alarm in current.items():
+            if rule_name not in touched:
+                _remind(decision, alarm, alarm.version, settings, now, bump=True)
+    claimed_alarms = {
+        (c.alarm.collector_id, c.alarm.rule) for c in decision.claims if isinstance(c, AlarmClaim)
+    }
+    decision.quiet_alarms = [
+        AlarmClaim(alarm, version)
+        for alarm, version in touched.values()
+        if (alarm.collector_id, alarm.rule) not in claimed_alarms
+    ]
+    return decision
+
+
+def _counts_for_collector(job: JobLog, verdict: Verdict) -> bool:
+    # A live job only counts against a collector when it already breaches (fails only grow);
+    # its "ok" waits until it settles, so a running job cannot resolve an alarm it may still
+    # raise.
+    if verdict is Verdict.PENDING:
+        return False
+    return job.settled or verdict is Verdict.BREACH
+
+
+def _job_event(
+    decision: Decision,
+    job: JobLog,
+    result: RuleResult,
+    already: set[str],
+    settings: Settings,
+    now: datetime,
+) -> None:
+    finding = result.finding
+    if result.verdict is not Verdict.BREACH or finding is None:
+        return
+    if result.rule.value in already:
+        return  # claimed by an earlier run, or by an earlier alert of this run
+    decision.add(
+        AlertEntry(
+            kind=AlertKind.JOB,
+            rule=result.rule.value,
+            severity=finding.severity,
+            message=finding.message,
+            observed=finding.observed,
+            limit=finding.limit,
+            job_ids=(job.job_id,),
+        ),
+        JobRuleClaim(job.job_id, result.rule.value, now, settings.history_ttl_days),
+    )
+    decision.jobs[job.job_id] = job
+    decision.affected.add(job.job_id)
+
+
+def _current(alarms: dict[str, RuleAlarm], collector_id: str, rule: Rule) -> tuple[RuleAlarm, int]:
+    alarm = alarms.get(rule.value)
+    if alarm is None:
+        alarm = alarms[rule.value] = RuleAlarm(collector_id=collector_id, rule=rule.value)
+    return alarm, alarm.version
+
+
+def _record_outcome(
+    alarm: RuleAlarm, job_id: str, verdict: Verdict, created: datetime, window: int
+) -> bool:
+    """Set the job's verdict in the alarm's window: the `window` most recently created jobs.
+    Ordering by creation (not by when a job was read) keeps an older job that is still running
+    from pushing newer verdicts out each time it is read again. False when nothing changed."""
+    before = alarm.outcomes
+    entries = [e for e in before if e[0] != job_id]
+    entries.append([job_id, verdict.value, iso(created)])
+    entries.sort(key=lambda e: (e[2] if len(e) > 2 else "", e[0]))
+    alarm.outcomes = entries[-window:]
+    return alarm.outcomes != before
+
+
+def _transition(
+    decision: Decision,
+    alarm: RuleAlarm,
+    version: int,
+    results: Mapping[str, RuleResult],
+    settings: Settings,
+    now: datetime,
+) -> None:
+    rule = Rule(alarm.rule)
+    breaches = [entry[0] for entry in alarm.outcomes if entry[1] == Verdict.BREACH]
+    latest = alarm.outcomes[-1][1] if alarm.outcomes else None
+    if len(breaches) >= settings.alarm_after:
+        new_state = AlarmState.ALARM
+    elif latest == Verdict.UNKNOWN:
+        new_state = AlarmState.UNKNOWN
+    else:
+        new_state = AlarmState.OK
+    alarm.version = version + 1
+    alarm.state = new_state
+    opened = new_state is AlarmState.ALARM and alarm.alarm_since is None
+    closed = new_state is AlarmState.OK and alarm.alarm_since is not None
+    if opened:
+        alarm.alarm_since = now
+        alarm.last_notified = now
+        alarm.alarm_jobs = breaches[-ALERT_JOBS_SHOWN:]
+        decision.add(
+            _alarm_entry(rule, breaches, results, settings, now), AlarmClaim(alarm, version)
+        )
+    elif closed:
+        since = alarm.alarm_since
+        ok_jobs = [e[0] for e in alarm.outcomes if e[1] == Verdict.OK][-ALERT_JOBS_SHOWN:]
+        entry = AlertEntry(
+            kind=AlertKind.RESOLVED,
+            rule=rule.value,
+            # As severe as the alarm it ends: whoever was told of the alarm (an email filtered
+            # by severity, say) hears that it is over.
+            severity=RULE_SEVERITY[rule],
+            message=_resolved_message(rule, ok_jobs, settings.alarm_window),
+            job_ids=tuple(ok_jobs),
+            since=since,
+            duration_s=(now - since).total_seconds() if since else None,
+        )
+        alarm.alarm_since = None
+        alarm.alarm_jobs = []
+        alarm.last_notified = now
+        decision.add(entry, AlarmClaim(alarm, version))
+    elif new_state is AlarmState.ALARM:
+        alarm.alarm_jobs = breaches[-ALERT_JOBS_SHOWN:]
+        _remind(decision, alarm, version, settings, now, bump=False)
+
+
+def _alarm_entry(
+    rule: Rule,
+    breaches: Sequence[str],
+    results: Mapping[str, RuleResult],
+    settings: Settings,
+    now: datetime,
+) -> AlertEntry:
+    # Quote the most recent breaching job: it is the one the alarm's job list ends with.
+    latest_breach = results.get(breaches[-1]) or _worst(results.values())
+    finding = latest_breach.finding if latest_breach else None
+    base = finding.message if finding is not None else "threshold breached"
+    if settings.alarm_window > 1:
+        message = f"{base} ({len(breaches)} of the last {settings.alarm_window} jobs breached)"
+    else:
+        message = base
+    return AlertEntry(
+        kind=AlertKind.ALARM,
+        rule=rule.value,
+        severity=finding.severity if finding else Severity.WARNING,
+        message=message,
+        observed=finding.observed if finding else None,
+        limit=finding.limit if finding else None,
+        job_ids=tuple(breaches[-ALERT_JOBS_SHOWN:]),
+        since=now,
+    )
+
+
+def _remind(
+    decision: Decision,
+    alarm: RuleAlarm,
+    version: int,
+    settings: Settings,
+    now: datetime,
+    *,
+    bump: bool,
+) -> None:
+    minutes = settings.repeat_after_minutes
+    if not minutes or alarm.alarm_since is None or alarm.state is not AlarmState.ALARM:
+        return
+    last = alarm.last_notified or alarm.alarm_since
+    if now - last < timedelta(minutes=minutes):
+        return
+    if bump:
+        alarm.version = version + 1
+    alarm.last_notified = now
+    decision.add(
+        AlertEntry(
+            kind=AlertKind.REMINDER,
+            rule=alarm.rule,
+            severity=Severity.WARNING,
+            message=f"{alarm.rule} still in alarm",
+            job_ids=tuple(alarm.alarm_jobs),
+            since=alarm.alarm_since,
+            duration_s=(now - alarm.alarm_since).total_seconds(),
+        ),
+        AlarmClaim(alarm, version),
+    )
+
+
+def _worst(results: Iterable[RuleResult]) -> RuleResult | None:
+    ranked = [r for r in results if r.finding is not None]
+    if not ranked:
+        return None
+    return max(ranked, key=lambda r: r.finding.severity.rank if r.finding else 0)
+
+
+_RULE_SUBJECTS = {
+    Rule.SUCCESS_RATE_BELOW_MIN: "success rate",
+    Rule.FAILS_ABOVE_MAX: "failed inputs",
+    Rule.FAIL_RATIO_ABOVE_MAX: "fail ratio",
+    Rule.OUTPUT_BELOW_MIN: "output lines",
+}
+
+
+def _resolved_message(rule: Rule, ok_jobs: Sequence[str], window: int) -> str:
+    what = _RULE_SUBJECTS.get(rule, rule.value)
+    if window > 1:
+        return f"{what} back within its limit: fewer breaches than needed in the last {window} jobs"
+    latest = f" (latest job {ok_jobs[-1]})" if ok_jobs else ""
+    return f"{what} back within its limit{latest}"
+
+
+# ---- monitor health ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HealthAssessment:
+    state: HealthState
+    detail: str  # which calls failed and how, for the DEGRADED alert
+
+
+def is_failed_call(error: object) -> bool:
+    """A call that tells nothing about the job: the API unreachable, rate limited, or answering
+    something that cannot be judged."""
+    return isinstance(error, Transient | RateLimited)
+
+
+def assess_health(
+    *,
+    token_rejected: bool,
+    listing_failures: int,
+    listing_attempts: int,
+    read_errors: Sequence[BrightDataError | JobLogError],
+    reads: int,
+) -> HealthAssessment:
+    """Monitor health from this run's calls: TOKEN_REJECTED on any 401, API_UNREACHABLE when more
+    than half of the listings and reads failed, else HEALTHY."""
+    kinds = Counter(type(e).__name__ for e in read_errors)
+    detail = ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items()))
+    if token_rejected or any(isinstance(e, Unauthorized) for e in read_errors):
+        return HealthAssessment(HealthState.TOKEN_REJECTED, detail)
+    failures = listing_failures + sum(1 for e in read_errors if is_failed_call(e))
+    attempts = listing_attempts + reads
+    if attempts and failures / attempts > UNREACHABLE_FAILURE_SHARE:
+        return HealthAssessment(HealthState.API_UNREACHABLE, detail)
+    return HealthAssessment(HealthState.HEALTHY, detail)
+
+
+def decide_health(prior: Health, assessment: HealthAssessment, now: datetime) -> Decision | None:
+    """A DEGRADED or RECOVERED message when health changed; None when it did not."""
+    new = assessment.state
+    if new is prior.state:
+        return None
+    if new is HealthState.HEALTHY:
+        entry = AlertEntry(
+            kind=AlertKind.RECOVERED,
+            rule="api_health",
+            severity=Severity.CRITICAL,  # as severe as the DEGRADED alert it ends
+            message="Bright Data API reachable and token accepted again",
+            observed=new.value,
+            limit=None,
+            since=prior.since,
+            duration_s=(now - prior.since).total_seconds() if prior.since else None,
+        )
+    else:
+        message = (
+            "Bright Data API token rejected (401/403): no job can be read"
+            if new is HealthState.TOKEN_REJECTED
+            else "Bright Data API unreachable: most reads failed this run"
+        )
+        detail = assessment.detail
+        entry = AlertEntry(
+            kind=AlertKind.DEGRADED,
+            rule="api_health",
+            severity=Severity.CRITICAL,
+            message=f"{message} ({detail})" if detail else message,
+            observed=new.value,
+            limit=HealthState.HEALTHY.value,
+            since=now,
+        )
+    updated = Health(
+        state=new,
+        since=now,
+        version=prior.version + 1,
+        live_cursor=prior.live_cursor,
+        detail=entry.message,
+    )
+    decision = Decision(collector_id=None)
+    decision.add(entry, HealthClaim(updated, prior.version))
+    return decision
+
+
+__all__ = [
+    "ALERT_JOBS_SHOWN",
+    "Decision",
+    "HealthAssessment",
+    "JudgedJob",
+    "Judgement",
+    "assess_health",
+    "collector_of",
+    "decide_collector",
+    "decide_health",
+    "is_failed_call",
+    "judge_jobs",
+]
