@@ -689,6 +689,15 @@ def test_parse_job_log_non_text_text_field_is_none_and_named(
     assert job.problems == (FieldProblem(text_field.lower(), "unreadable: expected text, got 42"),)
 
 
+@pytest.mark.parametrize("collector", ["c-1", "collector", "c_abc/../x", "<!channel>", "c_"])
+def test_parse_job_log_collector_that_is_not_an_id_is_none_and_named(collector: str) -> None:
+    # Given a Collector that is no collector id: alarms are kept per collector id
+    job = parse_job_log(running(Collector=collector))
+    # Then it never becomes one
+    assert job.collector_id is None
+    assert problem_fields(job) == ["collector"]
+
+
 # --- identity, shape, extras -----------------------------------------------------------------
 
 
@@ -710,6 +719,8 @@ def test_parse_job_log_matching_id_and_argument_is_fine() -> None:
         ({"Id": 12, "status": "done"}, "j_1"),
         ({"Id": "j_1", "id": "j_2", "status": "done"}, None),
         ({"Id": "j_" + "x" * 300, "status": "done"}, None),
+        ({"Id": "../dca/collectors_list", "status": "done"}, None),
+        ({"status": "done"}, "j_abc?collector=c_x"),
     ],
 )
 def test_parse_job_log_unclear_identity_is_refused(

@@ -16,7 +16,13 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
-from job_alerts.ids import preview
+from job_alerts.ids import (
+    COLLECTOR_ID_EXPECTED,
+    JOB_ID_EXPECTED,
+    is_collector_id,
+    is_job_id,
+    preview,
+)
 from job_alerts.timeutil import parse_moment
 
 __all__ = [
@@ -286,6 +292,14 @@ def _text(value: Any) -> str | None:
     if len(text) > MAX_TEXT_CHARS:
         raise _OddFieldError(f"too long: {len(text)} characters, at most {MAX_TEXT_CHARS}")
     return text or None
+
+
+def _collector_id(value: Any) -> str | None:
+    # Alarms are kept per collector: an id that is not one must not become a key.
+    text = _text(value)
+    if text is not None and not is_collector_id(text):
+        raise _unreadable(f"a collector id ({COLLECTOR_ID_EXPECTED})", value)
+    return text
 
 
 def _trigger(value: Any) -> str | None:
@@ -564,7 +578,7 @@ class JobLog:
             job_id=job_id,
             status=status,
             raw_status=raw_status,
-            collector_id=reader.read("collector_id", _text),
+            collector_id=reader.read("collector_id", _collector_id),
             success_rate=reader.read("success_rate", _fraction),
             trigger=reader.read("trigger", _text),
             extra=_stored_extra(data.get("extra")),
@@ -642,6 +656,8 @@ def _job_id(given: Any, asked: str | None) -> str:
     resolved = given_id or asked_id
     if not resolved:
         raise JobLogError("id", "missing: no Id in the answer and no job_id given")
+    if not is_job_id(resolved):
+        raise JobLogError("id", f"expected {JOB_ID_EXPECTED}, got {preview(resolved)}")
     return resolved
 
 
@@ -679,7 +695,7 @@ def parse_job_log(payload: Any, *, job_id: str | None = None) -> JobLog:
             + (f" (unreadable: {odd})" if odd else ""),
         )
     status, raw_status = status_read or (JobStatus.UNKNOWN, None)
-    collector_id = reader.read("collector", _text)
+    collector_id = reader.read("collector", _collector_id)
     trigger = reader.read("trigger", _trigger)
     return JobLog(
         job_id=resolved_id,
