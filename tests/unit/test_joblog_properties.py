@@ -1,17 +1,18 @@
-"""Property specs: whatever JSON arrives, parse_job_log fails only with JobLogError, and
-whatever it accepts, the rules can judge."""
+"""Property specs: whatever JSON arrives, parse_job_log fails only with JobLogError; whatever it
+accepts, the rules can judge, its notes are inert, and its stored form stays small."""
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from job_alerts.joblog import JobLog, JobLogError, parse_job_log
+from job_alerts.joblog import MAX_STORED_CHARS, JobLog, JobLogError, parse_job_log
 from job_alerts.rules import Rule, Verdict, judge
 from job_alerts.thresholds import Thresholds
 
@@ -68,6 +69,27 @@ plausible_values = st.one_of(
     json_values,
 )
 log_like_payloads = st.dictionaries(key_spellings, plausible_values, max_size=12)
+
+# Long text made cheaply: a short piece repeated up to tens of thousands of times.
+long_text = st.builds(
+    lambda piece, times: piece * times,
+    st.text(min_size=1, max_size=4) | st.sampled_from(["<!channel>", "\x1b[31m", "\U0001f4a5"]),
+    st.integers(min_value=0, max_value=40_000),
+)
+hostile_values = st.one_of(
+    plausible_values,
+    long_text,
+    st.lists(long_text, max_size=3),
+    st.dictionaries(long_text, long_text, max_size=3),
+    st.sampled_from(["95%", "40", 40, "1745846536857", 1745846536, 1745846536857.0]),
+)
+# Mostly with a status, so that most answers are judged and their stored form is checked.
+hostile_payloads = st.builds(
+    lambda status, rest: {"Status": status, **rest},
+    st.sampled_from(["done", "failed", "running", "zorp"]) | hostile_values,
+    st.dictionaries(key_spellings | long_text | st.text(max_size=8), hostile_values, max_size=40),
+)
+ONE_PRINTABLE_LINE = re.compile(r"[\x20-\x7e]*")
 
 valid_thresholds = st.builds(
     Thresholds,
@@ -149,3 +171,31 @@ def test_job_log_to_dict_from_dict_round_trips(payload: dict[str, Any]) -> None:
     rebuilt = JobLog.from_dict(stored)
     assert rebuilt == job
     assert rebuilt.fingerprint() == job.fingerprint()
+
+
+@PROPERTY_SETTINGS
+@given(payload=hostile_payloads, job_id=job_ids)
+def test_parse_job_log_on_hostile_answers_raises_only_job_log_error(
+    payload: dict[str, Any], job_id: str | None
+) -> None:
+    # Given known and unknown keys with long, nested or markup-laden values
+    # When parsed / Then it is a JobLog or a JobLogError, nothing else
+    result = _parse_or_none(payload, job_id)
+    assert result is None or isinstance(result, JobLog)
+
+
+@PROPERTY_SETTINGS
+@given(payload=hostile_payloads | log_like_payloads)
+def test_job_log_stored_form_stays_bounded_and_notes_inert(payload: dict[str, Any]) -> None:
+    job = _parse_or_none(payload, "j_abc")
+    if job is None:
+        return
+    # Then what a DynamoDB item would hold stays under a fixed bound
+    assert len(json.dumps(job.to_dict())) <= MAX_STORED_CHARS
+    # And every note is one printable ASCII line of bounded length
+    for note in job.notes:
+        assert ONE_PRINTABLE_LINE.fullmatch(note)
+        assert len(note) < 400
+    # And it comes back from storage as it was
+    if not _has_nan(dict(job.extra)):
+        assert JobLog.from_dict(json.loads(json.dumps(job.to_dict()))) == job
