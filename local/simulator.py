@@ -27,6 +27,12 @@ from local.clock import ManualClock
 __all__ = ["BrightDataSimulator", "FaultKind", "ServedRequest", "http_date"]
 
 MAX_JOBS_LIMIT = 500
+HUGE_DEFAULT_BYTES = 50_000_000
+_STREAM_PIECE = 64 * 1024
+MAINTENANCE_PAGE = (
+    "<!DOCTYPE html>\n<html><head><title>Bright Data - Maintenance</title></head>\n"
+    "<body><h1>We'll be back soon</h1><p>Scheduled maintenance in progress.</p></body></html>\n"
+)
 DEFAULT_JOBS_LIMIT = 50
 TERMINAL = frozenset({"done", "failed", "cancelled", "canceled"})
 _NEXT_STATUS = {"building": "queued", "queued": "running", "running": "done"}
@@ -58,6 +64,13 @@ class FaultKind(StrEnum):
     WRONG_TYPE = "wrong_type"  # 200; params: body (replaces payload) or fields (merged in)
     RESET = "reset"  # close the connection without an answer (and without acting)
     STALL = "stall"  # params: seconds (default 5); act, wait, then answer normally
+    # Act, then send the answer's body one byte every `seconds` (default 1); params: body
+    TRICKLE = "trickle"
+    # 200 with a valid JSON object of `size` bytes (default 50 MB), streamed; chunked=True
+    # sends it without Content-Length
+    HUGE = "huge"
+    HTML = "html"  # text/html page (maintenance); params: code (default 200), body
+    FORBIDDEN = "forbidden"  # 403 as text/plain; params: body (default "Automation not allowed")
 
 
 class ServedRequest(NamedTuple):
@@ -190,16 +203,60 @@ class _Handler(BaseHTTPRequestHandler):
 
     def send_body(self, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> None:
         try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
+            self._send_head(status, len(body), headers)
             self.wfile.write(body)
         except OSError:
             # The client gave up (e.g. after a read timeout): nothing left to tell it.
             self.close_connection = True
+
+    def send_trickle(
+        self,
+        status: int,
+        body: bytes,
+        headers: Mapping[str, str] | None,
+        interval: float,
+        stopping: threading.Event,
+    ) -> None:
+        """The head at once, then the body one byte every `interval` seconds."""
+        try:
+            self._send_head(status, len(body), headers)
+            self.wfile.flush()
+            for index in range(len(body)):
+                if stopping.wait(interval):
+                    self.close_connection = True
+                    return
+                self.wfile.write(body[index : index + 1])
+                self.wfile.flush()
+        except OSError:
+            self.close_connection = True
+
+    def send_stream(self, status: int, pieces: Iterable[bytes], length: int | None) -> None:
+        """A body sent piece by piece (chunked when `length` is None), never held whole; stops
+        when the client goes away."""
+        try:
+            if length is None:
+                self._send_head(status, None, {"Transfer-Encoding": "chunked"})
+                for piece in pieces:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.write(b"0\r\n\r\n")
+            else:
+                self._send_head(status, length, None)
+                for piece in pieces:
+                    self.wfile.write(piece)
+        except OSError:
+            self.close_connection = True
+
+    def _send_head(
+        self, status: int, length: int | None, headers: Mapping[str, str] | None
+    ) -> None:
+        extra = dict(headers or {})
+        self.send_response(status)
+        self.send_header("Content-Type", extra.pop("Content-Type", "application/json"))
+        if length is not None:
+            self.send_header("Content-Length", str(length))
+        for name, value in extra.items():
+            self.send_header(name, value)
+        self.end_headers()
 
     def reset(self) -> None:
         # SO_LINGER 0 turns the close into a TCP reset: the client gets no answer at all.
@@ -534,9 +591,25 @@ class BrightDataSimulator:
             self._record(method, endpoint, template, job_id, None)
             handler.reset()
             return
+        if fault is not None and fault.kind is FaultKind.HUGE:
+            self._record(method, endpoint, template, job_id, 200)
+            size = int(fault.params.get("size", HUGE_DEFAULT_BYTES))
+            chunked = bool(fault.params.get("chunked", False))
+            handler.send_stream(200, _huge_json(size, job_id), None if chunked else size)
+            return
         status, payload, headers = self._answer(
             method, endpoint, job_id, query, raw_body, handler.headers.get("Authorization"), fault
         )
+        if fault is not None and fault.kind is FaultKind.TRICKLE:
+            self._record(method, endpoint, template, job_id, status)
+            body = fault.params.get("body", payload)
+            if isinstance(body, str):
+                body = body.encode()
+            elif not isinstance(body, bytes):
+                body = json.dumps(body).encode()
+            interval = float(fault.params.get("seconds", 1.0))
+            handler.send_trickle(status, body, headers, interval, self._stopping)
+            return
         if fault is not None and fault.kind is FaultKind.STALL:
             self._record(method, endpoint, template, job_id, status)
             if self._stopping.wait(float(fault.params.get("seconds", 5.0))):
@@ -580,6 +653,12 @@ class BrightDataSimulator:
         if kind is FaultKind.MALFORMED:
             body = params.get("body", '{"status": "done", "fails": ')
             return 200, body.encode() if isinstance(body, str) else bytes(body), {}
+        if kind is FaultKind.HTML:
+            page = str(params.get("body", MAINTENANCE_PAGE)).encode()
+            return int(params.get("code", 200)), page, {"Content-Type": "text/html; charset=utf-8"}
+        if kind is FaultKind.FORBIDDEN:
+            text = str(params.get("body", "Automation not allowed")).encode()
+            return 403, text, {"Content-Type": "text/plain; charset=utf-8"}
 
         if authorization != f"Bearer {self.token}":
             return 401, {"error": "Unauthorized"}, {}
@@ -745,6 +824,21 @@ class BrightDataSimulator:
         self.add_job(new_id, job.collector_id, "queued", inputs=inputs, key_case=job.key_case)
         start_eta = self.now() + timedelta(seconds=30)
         return 200, {"collection_id": new_id, "start_eta": iso(start_eta)}
+
+
+def _huge_json(size: int, job_id: str | None) -> Iterable[bytes]:
+    """A valid JSON object of exactly `size` bytes (or the smallest one, if `size` is smaller),
+    made piece by piece so that not even the simulator holds it whole."""
+    head = json.dumps({"Id": job_id or "j_huge", "Status": "done"})[:-1].encode()
+    head += b', "padding": "'
+    tail = b'"}'
+    padding = max(0, size - len(head) - len(tail))
+    yield head
+    while padding > 0:
+        piece = min(padding, _STREAM_PIECE)
+        yield b"x" * piece
+        padding -= piece
+    yield tail
 
 
 def _demo(simulator: BrightDataSimulator) -> None:

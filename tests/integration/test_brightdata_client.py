@@ -1,11 +1,13 @@
-"""The Bright Data client against the local simulator over real HTTP: retries, budgets, typed
-errors, paging, secrecy of the token and refusal of hostile ids."""
+"""The Bright Data client against the local simulator over real HTTP: retries, budgets (bodies
+included), the body-size cap, typed errors (BadResponse reasons, 401 vs 403), paging, secrecy of
+the token and refusal of hostile ids."""
 
 from __future__ import annotations
 
 import socket
 import threading
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -15,16 +17,19 @@ import pytest
 
 from job_alerts.brightdata import (
     BadResponse,
+    BadResponseReason,
     BrightDataClient,
     BrightDataError,
     Endpoint,
+    Forbidden,
     InvalidId,
     NotFound,
     RateLimited,
+    ResponseTooLarge,
     Transient,
     Unauthorized,
 )
-from local.simulator import BrightDataSimulator
+from local.simulator import ENDPOINTS, BrightDataSimulator
 from tests.support import exception_texts
 
 pytestmark = pytest.mark.integration
@@ -455,46 +460,286 @@ def test_client_other_4xx_raises_brightdata_error_with_server_text(
     assert bd_sim.count() == 1
 
 
-# -- bad answers --------------------------------------------------------------------------
+@pytest.mark.parametrize("endpoint", ["collectors_list", "log", "rerun"])
+def test_client_403_raises_forbidden_naming_the_endpoint_and_the_answer(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient], endpoint: str
+) -> None:
+    # Given an account for which Bright Data refuses one endpoint with a text answer
+    bd_sim.inject(endpoint, "forbidden", body="Automation not allowed\r\nfor this\x1b account")
+    client = make_client()
+    # When it is called
+    with pytest.raises(Forbidden) as caught:
+        _calls(client)[endpoint]()
+    # Then Forbidden (not Unauthorized: the token may work elsewhere), after one request, says
+    # which endpoint, the status and Bright Data's words, escaped on one line
+    error = caught.value
+    assert not isinstance(error, Unauthorized)
+    assert (error.kind, error.status, error.endpoint) == ("forbidden", 403, _endpoint(endpoint))
+    message = str(error)
+    assert ENDPOINTS[endpoint] in message
+    assert "403" in message
+    assert "Automation not allowed for this\\x1b account" in message
+    assert message.isprintable()
+    assert bd_sim.count(endpoint) == 1
+    assert client.stats.snapshot()["errors"] == {"forbidden": 1}
+
+
+def test_client_403_on_one_endpoint_leaves_the_others_working(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
+) -> None:
+    # Given an account whose collector listing is refused while the token works
+    bd_sim.inject("collectors_list", "forbidden", times=None)
+    client = make_client()
+    with pytest.raises(Forbidden):
+        client.list_collectors()
+    # When a job is read with the same client / Then it works
+    assert client.get_log("j_done")["Id"] == "j_done"
 
 
 @pytest.mark.parametrize(
-    ("endpoint", "kind", "params"),
+    ("kind", "params", "error_type", "status"),
     [
-        ("log", "malformed", {}),
-        ("log", "malformed", {"body": "<html>Bad gateway</html>"}),
-        ("log", "wrong_type", {"body": [{"Id": "j_done"}]}),
-        ("log", "wrong_type", {"body": "done"}),
-        ("collector_jobs", "wrong_type", {"fields": {"data": {"id": "j_done"}}}),
-        ("collector_jobs", "wrong_type", {"fields": {"data": ["j_done"]}}),
-        ("collector_jobs", "wrong_type", {"fields": {"total": "many"}}),
-        ("collector_jobs", "wrong_type", {"body": []}),
-        ("hp_errors", "wrong_type", {"body": {"errors": "none"}}),
-        ("hp_errors", "wrong_type", {"body": {"errors": ["Timeout"]}}),
-        ("collectors_list", "malformed", {}),
-        ("rerun", "wrong_type", {"body": ["j_x"]}),
+        ("unauthorized", {}, Unauthorized, 401),
+        ("forbidden", {}, Forbidden, 403),
+        ("not_found", {}, NotFound, 404),
+        ("rate_limit", {"retry_after": 3600}, RateLimited, 429),
+        ("status", {"code": 503}, Transient, 503),
+        ("status", {"code": 418}, BrightDataError, 418),
+        ("malformed", {}, BadResponse, 200),
+        ("html", {}, BadResponse, 200),
+        ("huge", {"size": 5_000}, ResponseTooLarge, 200),
+        ("trickle", {"seconds": 0.2}, Transient, 200),
+        ("stall", {"seconds": 3}, Transient, None),
+        ("reset", {}, Transient, None),
     ],
 )
-def test_client_bad_answer_raises_bad_response_without_retry(
+def test_client_every_error_carries_its_endpoint_and_status(
     bd_sim: BrightDataSimulator,
     make_client: Callable[..., BrightDataClient],
-    endpoint: str,
     kind: str,
     params: dict[str, Any],
+    error_type: type[BrightDataError],
+    status: int | None,
 ) -> None:
-    bd_sim.inject(endpoint, kind, **params)
-    client = make_client()
-    calls: dict[str, Callable[[], object]] = {
+    # Given the job log failing one way, every time
+    bd_sim.inject("log", kind, times=None, **params)
+    client = make_client(
+        max_attempts=2, read_timeout=0.3, call_budget_seconds=1, max_body_bytes=4_096
+    )
+    # When it is read
+    with pytest.raises(error_type) as caught:
+        client.get_log("j_done")
+    # Then the error names the Endpoint, the job and the HTTP status there was
+    assert type(caught.value) is error_type
+    assert caught.value.endpoint is Endpoint.LOG
+    assert caught.value.job_id == "j_done"
+    assert caught.value.status == status
+
+
+def test_client_token_that_cannot_be_sent_names_the_endpoint(
+    make_client: Callable[..., BrightDataClient],
+) -> None:
+    with pytest.raises(Unauthorized) as caught:
+        make_client(token="").list_collectors()
+    assert caught.value.endpoint is Endpoint.COLLECTORS_LIST
+    assert caught.value.status is None
+
+
+# -- size cap and deadline of the body ----------------------------------------------------
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_client_huge_body_raises_too_large_without_holding_it(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient], chunked: bool
+) -> None:
+    # Given a job log of 50 MB of valid JSON, announced or not, and the default 1 MiB cap
+    bd_sim.inject("log", "huge", size=50_000_000, chunked=chunked)
+    client = make_client(pool_maxsize=1)
+    # When it is read, with memory traced
+    tracemalloc.start()
+    try:
+        with pytest.raises(ResponseTooLarge) as caught:
+            client.get_log("j_done")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Then ResponseTooLarge after one request, and the body was never held whole
+    error = caught.value
+    assert (error.kind, error.status, error.endpoint, error.limit) == (
+        "too_large",
+        200,
+        Endpoint.LOG,
+        1 << 20,
+    )
+    assert "1048576 bytes" in str(error)
+    assert peak < 8 * (1 << 20)
+    assert bd_sim.count("log") == 1
+    assert client.stats.snapshot()["errors"] == {"too_large": 1}
+    # And its connection went back to the pool (the only one there is): the next call works
+    assert client.get_log("j_done")["Id"] == "j_done"
+
+
+def test_client_body_just_under_the_cap_is_read(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
+) -> None:
+    bd_sim.inject("log", "huge", size=10_000, chunked=True)
+    log = make_client(max_body_bytes=10_000).get_log("j_done")
+    assert log["Id"] == "j_done"
+    assert len(log["padding"]) > 9_900
+
+
+def test_client_trickling_body_ends_within_budget_plus_one_read_timeout(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
+) -> None:
+    # Given a log whose body arrives one byte every 0.1 s (minutes in all), each byte well
+    # within the 0.5 s read timeout, and a 1 s call budget
+    bd_sim.inject("log", "trickle", seconds=0.1, times=None)
+    client = make_client(read_timeout=0.5, call_budget_seconds=1.0)
+    started = time.monotonic()
+    # When it is read
+    with pytest.raises(Transient, match="timed out") as caught:
+        client.get_log("j_done")
+    elapsed = time.monotonic() - started
+    # Then the call ends as a timeout within the budget plus one read timeout, not retried
+    assert 0.9 <= elapsed < 1.5
+    assert caught.value.status == 200
+    assert "1 s call budget" in str(caught.value)
+    assert bd_sim.count("log") == 1
+    assert client.stats.snapshot()["errors"] == {"transient": 1}
+
+
+def test_client_slow_body_that_ends_in_time_is_read(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
+) -> None:
+    # Given a short body trickling 20 ms a byte (about 0.3 s in all), and a 2 s budget
+    bd_sim.inject("log", "trickle", seconds=0.02, body='{"Id": "j_done"}')
+    # When it is read / Then it arrives whole
+    assert make_client(read_timeout=0.5, call_budget_seconds=2.0).get_log("j_done") == {
+        "Id": "j_done"
+    }
+
+
+def test_client_stall_past_the_budget_is_cut_at_the_budget(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
+) -> None:
+    # Given a server that answers after 3 s, a 5 s read timeout and a 1 s budget
+    bd_sim.inject("log", "stall", seconds=3)
+    started = time.monotonic()
+    # When the log is read / Then the attempt's read timeout was cut to the budget
+    with pytest.raises(Transient, match="read timed out"):
+        make_client(read_timeout=5.0, call_budget_seconds=1.0).get_log("j_done")
+    assert time.monotonic() - started < 1.5
+
+
+# -- bad answers --------------------------------------------------------------------------
+
+
+def _calls(client: BrightDataClient) -> dict[str, Callable[[], object]]:
+    """One call of the client per simulator endpoint name."""
+    return {
         "log": lambda: client.get_log("j_done"),
         "collector_jobs": lambda: client.list_jobs("c_shop", TODAY, TODAY),
         "hp_errors": lambda: client.get_errors("j_done"),
         "collectors_list": client.list_collectors,
         "rerun": lambda: client.rerun("j_done"),
     }
-    with pytest.raises(BadResponse):
-        calls[endpoint]()
+
+
+def _endpoint(name: str) -> Endpoint:
+    """The client's Endpoint for a simulator endpoint name."""
+    return Endpoint(ENDPOINTS[name])
+
+
+HTML, NOT_JSON, EMPTY, SHAPE = (
+    BadResponseReason.HTML,
+    BadResponseReason.NOT_JSON,
+    BadResponseReason.EMPTY,
+    BadResponseReason.WRONG_SHAPE,
+)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "kind", "params", "reason", "sample"),
+    [
+        ("log", "malformed", {}, NOT_JSON, '{"status": "done", "fails":'),
+        ("log", "malformed", {"body": "<html>Bad gateway</html>"}, HTML, "<html>Bad gateway"),
+        ("log", "html", {}, HTML, "<!DOCTYPE html> <html><head><title>Bright Data - Mainten"),
+        ("log", "malformed", {"body": "Service Unavailable"}, NOT_JSON, "Service Unavailable"),
+        ("log", "malformed", {"body": ""}, EMPTY, ""),
+        ("log", "wrong_type", {"body": [{"Id": "j_done"}]}, SHAPE, '[{"Id": "j_done"}]'),
+        ("log", "wrong_type", {"body": "done"}, SHAPE, '"done"'),
+        ("collector_jobs", "wrong_type", {"fields": {"data": {"id": "j_1"}}}, SHAPE, '"data": {'),
+        ("collector_jobs", "wrong_type", {"fields": {"data": ["j_1"]}}, SHAPE, '"data": ["j_1"]'),
+        ("collector_jobs", "wrong_type", {"fields": {"total": "many"}}, SHAPE, '"total": "many"'),
+        ("collector_jobs", "wrong_type", {"body": []}, SHAPE, "[]"),
+        ("collector_jobs", "html", {}, HTML, "<!DOCTYPE html>"),
+        ("hp_errors", "wrong_type", {"body": {"errors": "none"}}, SHAPE, '"errors": "none"'),
+        ("hp_errors", "wrong_type", {"body": {"errors": [7]}}, SHAPE, '"errors": [7]'),
+        ("collectors_list", "malformed", {}, NOT_JSON, '{"status"'),
+        ("rerun", "wrong_type", {"body": ["j_x"]}, SHAPE, '["j_x"]'),
+    ],
+)
+def test_client_bad_answer_raises_bad_response_with_reason_and_sample(
+    bd_sim: BrightDataSimulator,
+    make_client: Callable[..., BrightDataClient],
+    endpoint: str,
+    kind: str,
+    params: dict[str, Any],
+    reason: BadResponseReason,
+    sample: str,
+) -> None:
+    # Given a 200 answer that cannot be used
+    bd_sim.inject(endpoint, kind, **params)
+    client = make_client()
+    # When the call is made
+    with pytest.raises(BadResponse) as caught:
+        _calls(client)[endpoint]()
+    # Then BadResponse says why and quotes what came back, after one request (no retry)
+    error = caught.value
+    assert (error.reason, error.status) == (reason, 200)
+    assert error.sample.startswith(sample)
+    assert error.endpoint is _endpoint(endpoint)
     assert bd_sim.count(endpoint) == 1
     assert client.stats.snapshot()["errors"] == {"bad_response": 1}
+
+
+def test_client_pages_that_repeat_forever_raise_bad_response_paging(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
+) -> None:
+    # Given a listing that promises 10 collectors but answers the same page whatever the offset
+    page = {"total": 10, "data": [{"id": "c_1", "name": "One"}]}
+    bd_sim.inject("collectors_list", "wrong_type", body=page, times=None)
+    # When collectors are listed / Then BadResponse(paging) after the second page
+    with pytest.raises(BadResponse, match="no progress") as caught:
+        make_client().list_collectors()
+    assert caught.value.reason is BadResponseReason.PAGING
+    assert caught.value.sample == '{"total": 10, "offset": null, "limit": null}'
+    assert bd_sim.count("collectors_list") == 2
+
+
+def test_client_bad_response_sample_is_short_single_line_and_token_free(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
+) -> None:
+    # Given a maintenance page that is long, multi-line, has control characters and echoes
+    # the token near its start
+    page = (
+        f"<html>\n<body>\r\n\tDown for maintenance.\x1b[0m Your key {TOKEN} is fine.\u00e9\n"
+        + "<p>sorry</p>\n" * 500
+    )
+    bd_sim.inject("log", "html", body=page)
+    # When the log is read
+    with pytest.raises(BadResponse) as caught:
+        make_client().get_log("j_done")
+    sample = caught.value.sample
+    # Then the sample is one short printable line, redacted, fit to quote in an alert
+    assert len(sample) <= 120
+    assert sample.isascii()
+    assert sample.isprintable()
+    assert TOKEN not in sample
+    assert "[redacted]" in sample
+    assert sample.startswith("<html> <body> Down for maintenance.\\x1b[0m Your key [redacted]")
+    for text in exception_texts(caught.value):
+        assert TOKEN not in text
 
 
 def test_client_wrong_field_types_pass_through_to_the_parser(
@@ -529,10 +774,13 @@ def _fail_in_every_way(bd_sim: BrightDataSimulator) -> list[tuple[str, Callable[
         ("reset", injected("log", "reset")),
         ("stall", injected("log", "stall", seconds=2)),
         ("refused", bd_sim.stop),
+        ("403-echo", injected("log", "forbidden", body=f"not allowed for {TOKEN}")),
+        ("html-echo", injected("log", "html", body=f"<html>key {TOKEN}</html>")),
+        ("too-large", injected("log", "huge", size=2_000_000)),
     ]
 
 
-@pytest.mark.parametrize("case", range(12))
+@pytest.mark.parametrize("case", range(15))
 def test_client_errors_never_contain_the_token(
     bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient], case: int
 ) -> None:

@@ -256,3 +256,100 @@ def test_simulator_stop_releases_stalled_requests_quickly() -> None:
     started = time.monotonic()
     simulator.stop()
     assert time.monotonic() - started < 2
+
+
+def test_simulator_trickle_sends_the_body_one_byte_at_a_time(
+    bd_sim: BrightDataSimulator, http: urllib3.PoolManager
+) -> None:
+    # Given a trickle of one byte every 50 ms over a 6-byte body
+    bd_sim.add_job("j_x", "c_a", "done")
+    bd_sim.inject("log", "trickle", seconds=0.05, body='{"a":1')
+    started = time.monotonic()
+    # When the log is asked for
+    response = http.request(
+        "GET",
+        bd_sim.url + "/dca/log/j_x",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        preload_content=False,
+    )
+    head_after = time.monotonic() - started
+    body = response.read()
+    # Then the head comes at once, announcing the length, and the body takes a pause per byte
+    assert response.status == 200
+    assert response.headers["Content-Length"] == "6"
+    assert head_after < 0.2
+    assert body == b'{"a":1'
+    assert time.monotonic() - started >= 0.3
+    assert bd_sim.requests[0].status == 200
+
+
+def test_simulator_trickle_without_body_sends_the_normal_answer(
+    bd_sim: BrightDataSimulator, http: urllib3.PoolManager
+) -> None:
+    bd_sim.add_collector("c_a", "Alpha")
+    bd_sim.inject("collectors_list", "trickle", seconds=0.001)
+    status, payload, _ = call(http, bd_sim, "/dca/collectors_list")
+    assert status == 200
+    assert payload["data"][0]["id"] == "c_a"
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_simulator_huge_sends_valid_json_of_the_size_asked(
+    bd_sim: BrightDataSimulator, http: urllib3.PoolManager, chunked: bool
+) -> None:
+    bd_sim.inject("log", "huge", size=300_000, chunked=chunked)
+    status, payload, response = call(http, bd_sim, "/dca/log/j_any")
+    assert status == 200
+    assert len(response.data) == 300_000
+    assert (payload["Id"], payload["Status"]) == ("j_any", "done")
+    assert ("Content-Length" in response.headers) is not chunked
+    assert (response.headers.get("Transfer-Encoding") == "chunked") is chunked
+
+
+def test_simulator_html_answers_a_maintenance_page(
+    bd_sim: BrightDataSimulator, http: urllib3.PoolManager
+) -> None:
+    bd_sim.inject("collectors_list", "html")
+    status, payload, response = call(http, bd_sim, "/dca/collectors_list")
+    assert status == 200
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert payload.startswith(b"<!DOCTYPE html>")
+    assert b"Maintenance" in payload
+
+
+def test_simulator_html_can_come_with_another_status(
+    bd_sim: BrightDataSimulator, http: urllib3.PoolManager
+) -> None:
+    bd_sim.inject("collectors_list", "html", code=502, body="<html>Bad gateway</html>")
+    status, payload, _ = call(http, bd_sim, "/dca/collectors_list")
+    assert (status, payload) == (502, b"<html>Bad gateway</html>")
+
+
+def test_simulator_forbidden_answers_403_as_text(
+    bd_sim: BrightDataSimulator, http: urllib3.PoolManager
+) -> None:
+    bd_sim.inject("collectors_list", "forbidden")
+    status, payload, response = call(http, bd_sim, "/dca/collectors_list")
+    assert status == 403
+    assert response.headers["Content-Type"].startswith("text/plain")
+    assert payload == b"Automation not allowed"
+    assert bd_sim.requests[0].status == 403
+
+
+def test_simulator_stop_releases_a_trickling_answer_quickly() -> None:
+    # Given an answer trickling one byte a minute
+    simulator = BrightDataSimulator(TOKEN).start()
+    simulator.inject("collectors_list", "trickle", seconds=60)
+    pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=1, read=0.2))
+    response = pool.request(
+        "GET",
+        simulator.url + "/dca/collectors_list",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        preload_content=False,
+    )
+    assert response.status == 200
+    # When stopped / Then it does not wait for the trickle
+    started = time.monotonic()
+    simulator.stop()
+    assert time.monotonic() - started < 2
+    pool.clear()

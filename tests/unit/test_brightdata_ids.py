@@ -1,17 +1,22 @@
-"""Id validation of the Bright Data client: what may be put into a URL, and what may not."""
+"""Id validation of the Bright Data client: what may be put into a URL, and what may not. The
+patterns live in job_alerts.ids; the client raises its own InvalidId, which is both kinds."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
+from job_alerts import ids
 from job_alerts.brightdata import (
-    ID_BODY_MAX,
     BrightDataClient,
     BrightDataError,
+    Endpoint,
     InvalidId,
     validate_collector_id,
     validate_job_id,
 )
+from job_alerts.ids import ID_BODY_MAX
 
 GOOD_JOB_IDS = [
     "j_ma13y9ay1piehrso8r",
@@ -139,3 +144,62 @@ def test_client_rejects_a_base_url_that_is_not_http(base_url: str) -> None:
 )
 def test_client_strips_trailing_slashes_from_base_url(base_url: str, expected: str) -> None:
     assert BrightDataClient(base_url, "token").base_url == expected
+
+
+def test_invalid_id_is_a_brightdata_error_and_the_package_wide_invalid_id() -> None:
+    assert issubclass(InvalidId, BrightDataError)
+    assert issubclass(InvalidId, ids.InvalidId)
+    assert issubclass(InvalidId, ValueError)
+    assert InvalidId.kind == "invalid_id"
+
+
+@pytest.mark.parametrize("bad", ["j_../x", "c_abc", "j_" + "a" * 10_000, 7])
+def test_validate_job_id_says_what_the_ids_module_says(bad: object) -> None:
+    # Given the package-wide rule's verdict on a value
+    with pytest.raises(ids.InvalidId) as expected:
+        ids.validate_job_id(bad)
+    # When the client's wrapper judges it / Then the same words, as the client's error
+    with pytest.raises(InvalidId) as caught:
+        validate_job_id(bad)
+    assert str(caught.value) == str(expected.value)
+    assert caught.value.endpoint is None
+
+
+def test_validate_collector_id_says_what_the_ids_module_says() -> None:
+    with pytest.raises(ids.InvalidId) as expected:
+        ids.validate_collector_id("j_abc")
+    with pytest.raises(InvalidId) as caught:
+        validate_collector_id("j_abc")
+    assert str(caught.value) == str(expected.value)
+
+
+@pytest.mark.parametrize(
+    ("call", "endpoint"),
+    [
+        ("get_log", Endpoint.LOG),
+        ("get_errors", Endpoint.HP_ERRORS),
+        ("rerun", Endpoint.RERUN),
+        ("list_jobs", Endpoint.COLLECTOR_JOBS),
+    ],
+)
+def test_client_rejects_a_bad_id_with_the_ids_message_and_its_endpoint(
+    call: str, endpoint: Endpoint
+) -> None:
+    # Given a client pointed at a port nobody should ever reach: no request may be made
+    client = BrightDataClient("http://127.0.0.1:9", "token")
+    bad = "j_a?b=1"
+    calls = {
+        "get_log": lambda: client.get_log(bad),
+        "get_errors": lambda: client.get_errors(bad),
+        "rerun": lambda: client.rerun(bad),
+        "list_jobs": lambda: client.list_jobs(bad, date(2025, 4, 28), date(2025, 4, 28)),
+    }
+    validator = ids.validate_collector_id if call == "list_jobs" else ids.validate_job_id
+    with pytest.raises(ids.InvalidId) as expected:
+        validator(bad)
+    # When the call is made / Then the client's InvalidId, with the same words and the endpoint
+    with pytest.raises(InvalidId) as caught:
+        calls[call]()
+    assert str(caught.value) == str(expected.value)
+    assert caught.value.endpoint is endpoint
+    assert client.stats.snapshot()["requests_total"] == 0

@@ -1,5 +1,5 @@
-"""Bright Data Scraper Studio ("DCA") API client: id validation, pooled HTTP calls, retries,
-typed errors and call statistics. Runtime dependencies: urllib3 and the standard library."""
+"""Bright Data Scraper Studio ("DCA") API client: pooled HTTP calls under the shared retry and
+deadline policy (job_alerts.http), bounded bodies, typed errors and call statistics."""
 
 from __future__ import annotations
 
@@ -10,55 +10,63 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Final, Self
+from typing import Any, Final, NamedTuple, Self
 from urllib.parse import quote, urlencode
 
 import urllib3
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    EmptyPoolError,
-    HTTPError,
-    InvalidHeader,
-    MaxRetryError,
-    NewConnectionError,
-    ProtocolError,
-    ReadTimeoutError,
-    ResponseError,
+from urllib3.exceptions import HTTPError, MaxRetryError
+from urllib3.util import parse_url
+
+from job_alerts import ids
+from job_alerts.http import (
+    DEFAULT_MAX_BODY_BYTES,
+    Answer,
+    BodyDeadline,
+    BodyTooLarge,
+    CallBudget,
+    DeadlineTimeout,
+    excerpt,
+    fetch,
+    network_reason,
+    retry_after_seconds,
+    retry_policy,
 )
-from urllib3.util import Retry, Timeout, parse_url
 
 __all__ = [
     "BadResponse",
+    "BadResponseReason",
     "BrightDataClient",
     "BrightDataError",
     "CallStats",
     "Endpoint",
+    "Forbidden",
     "InvalidId",
     "NotFound",
     "RateLimited",
+    "ResponseTooLarge",
     "Transient",
     "Unauthorized",
     "validate_collector_id",
     "validate_job_id",
 ]
 
-# Real ids are ~18 base-36 characters after the prefix; 64 leaves room for longer ids without
-# letting a caller smuggle path or query syntax into a URL.
-ID_BODY_MAX: Final = 64
-_JOB_ID = re.compile(rf"(?:j|vj)_[A-Za-z0-9_]{{1,{ID_BODY_MAX}}}")
-_COLLECTOR_ID = re.compile(rf"c_[A-Za-z0-9_]{{1,{ID_BODY_MAX}}}")
-_ID_PREVIEW_CHARS: Final = 24
-
 JOBS_PAGE_LIMIT: Final = 500  # the API's maximum page size for /dca/collector/jobs
 # Guards against a server that ignores `offset` and would otherwise be paged forever.
 MAX_PAGES: Final = 10_000
-_DETAIL_CHARS: Final = 160
 # A header value may only hold visible ASCII; anything else would make http.client raise an
 # error whose message quotes the whole header, token included.
 _TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")
+_JSON_TYPES: Final = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+    type(None): "null",
+}
 
 
 class Endpoint(StrEnum):
@@ -72,7 +80,9 @@ class Endpoint(StrEnum):
 
 
 class BrightDataError(Exception):
-    """Any failure talking to Bright Data. Messages never contain the API token."""
+    """Any failure talking to Bright Data. Messages never contain the API token. Raised by a
+    call, it carries the `endpoint` it concerns, the HTTP `status` when there was an answer,
+    and the `job_id` for per-job endpoints."""
 
     kind: str = "error"
 
@@ -81,7 +91,7 @@ class BrightDataError(Exception):
         message: str,
         *,
         status: int | None = None,
-        endpoint: str | None = None,
+        endpoint: Endpoint | None = None,
         job_id: str | None = None,
     ) -> None:
         super().__init__(message)
@@ -91,9 +101,17 @@ class BrightDataError(Exception):
 
 
 class Unauthorized(BrightDataError):  # noqa: N818 - names fixed by the team contract
-    """401/403, or a token that cannot be sent: concerns every call, never retried."""
+    """401, or a token that cannot be sent: the token itself is refused, so every call fails
+    alike. Never retried."""
 
     kind = "unauthorized"
+
+
+class Forbidden(BrightDataError):  # noqa: N818 - names fixed by the team contract
+    """403: this endpoint is refused for this account (e.g. "Automation not allowed", or
+    /dca/collectors_list on some accounts) while the token may work elsewhere. Never retried."""
+
+    kind = "forbidden"
 
 
 class NotFound(BrightDataError):  # noqa: N818 - names fixed by the team contract
@@ -113,7 +131,7 @@ class RateLimited(BrightDataError):  # noqa: N818 - names fixed by the team cont
         *,
         retry_after: float | None = None,
         status: int | None = 429,
-        endpoint: str | None = None,
+        endpoint: Endpoint | None = None,
         job_id: str | None = None,
     ) -> None:
         super().__init__(message, status=status, endpoint=endpoint, job_id=job_id)
@@ -121,52 +139,88 @@ class RateLimited(BrightDataError):  # noqa: N818 - names fixed by the team cont
 
 
 class Transient(BrightDataError):  # noqa: N818 - names fixed by the team contract
-    """5xx, timeouts and connection failures once the retries are spent."""
+    """5xx, timeouts (including a body still arriving when the call budget ran out) and
+    connection failures once the retries are spent."""
 
     kind = "transient"
 
 
+class BadResponseReason(StrEnum):
+    """Why a 2xx answer could not be used: a fixed set, so the monitor can count by it."""
+
+    HTML = "html"  # a web page (maintenance, proxy or login page) instead of JSON
+    NOT_JSON = "not_json"  # other text that does not parse as JSON
+    EMPTY = "empty"  # no body where one was needed
+    WRONG_SHAPE = "wrong_shape"  # JSON, but not the documented structure or types
+    PAGING = "paging"  # pages that never end or repeat themselves
+
+
 class BadResponse(BrightDataError):  # noqa: N818 - names fixed by the team contract
-    """The answer was not JSON or did not have the documented shape."""
+    """A 2xx answer that is not usable JSON of the documented shape. `reason` says which way
+    (BadResponseReason); `sample` is a short (<= 120 chars), single-line, escaped excerpt of
+    what came back, token redacted, fit to quote in an alert or a log."""
 
     kind = "bad_response"
 
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: BadResponseReason,
+        sample: str,
+        status: int | None = None,
+        endpoint: Endpoint | None = None,
+        job_id: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, endpoint=endpoint, job_id=job_id)
+        self.reason = reason
+        self.sample = sample
 
-class InvalidId(BrightDataError, ValueError):  # noqa: N818 - team contract name
-    """A job or collector id that could not be put in a URL safely; nothing was sent."""
+
+class ResponseTooLarge(BrightDataError):  # noqa: N818 - names fixed by the team contract
+    """The answer announced or sent more than `limit` bytes (the client's max_body_bytes); it
+    was not read further and its connection was closed. Never retried."""
+
+    kind = "too_large"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: int,
+        status: int | None = None,
+        endpoint: Endpoint | None = None,
+        job_id: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, endpoint=endpoint, job_id=job_id)
+        self.limit = limit
+
+
+class InvalidId(BrightDataError, ids.InvalidId):  # noqa: N818 - team contract name
+    """A job or collector id that could not be put in a URL safely; nothing was sent. Both a
+    BrightDataError and the package-wide job_alerts.ids.InvalidId (a ValueError)."""
 
     kind = "invalid_id"
 
 
-def _preview(value: str) -> str:
-    shown = ascii(value[:_ID_PREVIEW_CHARS])
-    if len(value) > _ID_PREVIEW_CHARS:
-        shown += f"... ({len(value)} chars)"
-    return shown
-
-
-def _validate_id(value: object, pattern: re.Pattern[str], what: str, expected: str) -> str:
-    if not isinstance(value, str):
-        raise InvalidId(f"{what} must be a str, not {type(value).__name__}")
-    # A str subclass could override formatting; validate and return the plain characters.
-    plain = str.__str__(value)
-    if pattern.fullmatch(plain) is None:
-        raise InvalidId(f"invalid {what} {_preview(plain)}: expected {expected}")
-    return plain
+def _checked(
+    validate: Callable[[object], str], value: object, endpoint: Endpoint | None = None
+) -> str:
+    try:
+        return validate(value)
+    except ids.InvalidId as exc:
+        raise InvalidId(str(exc), endpoint=endpoint) from None
 
 
 def validate_job_id(value: object) -> str:
-    """Return `value` if it is a job id (`j_…` batch or `vj_…` real-time), else raise InvalidId."""
-    return _validate_id(
-        value, _JOB_ID, "job id", f"'j_' or 'vj_' then 1-{ID_BODY_MAX} of [A-Za-z0-9_]"
-    )
+    """Return `value` if it is a job id (`j_…` batch or `vj_…` real-time), else raise InvalidId
+    (see job_alerts.ids, which owns the pattern)."""
+    return _checked(ids.validate_job_id, value)
 
 
 def validate_collector_id(value: object) -> str:
     """Return `value` if it is a collector id (`c_…`), else raise InvalidId."""
-    return _validate_id(
-        value, _COLLECTOR_ID, "collector id", f"'c_' then 1-{ID_BODY_MAX} of [A-Za-z0-9_]"
-    )
+    return _checked(ids.validate_collector_id, value)
 
 
 class CallStats:
@@ -203,103 +257,6 @@ class CallStats:
             }
 
 
-@dataclass
-class _CallContext:
-    """What one logical call's retries share: its deadline, clock, sleep and counters."""
-
-    endpoint: str
-    deadline: float
-    clock: Callable[[], float]
-    sleep: Callable[[float], None]
-    rng: Callable[[], float]
-    stats: CallStats
-    attempts: int = 1
-
-
-class _BudgetRetry(Retry):
-    """urllib3 Retry that stops at the call's deadline, sleeps through an injectable function
-    (so tests need not wait), draws jitter from an injectable rng and counts retries."""
-
-    def __init__(self, *args: Any, context: _CallContext | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.context = context
-        self.planned_delay = 0.0
-
-    def new(self, **kw: Any) -> Self:
-        fresh = super().new(**kw)
-        fresh.context = self.context
-        return fresh
-
-    def get_backoff_time(self) -> float:
-        # Bright Data suggests 1 s, 2 s, 4 s: the first retry already waits (urllib3's own
-        # formula would retry the first failure at once). Redirects are never followed, so
-        # every history entry is a failure.
-        failures = len(self.history)
-        if failures == 0:
-            return 0.0
-        rng = self.context.rng if self.context else random.random
-        delay = self.backoff_factor * 2 ** (failures - 1) + rng() * self.backoff_jitter
-        return float(max(0.0, min(self.backoff_max, delay)))
-
-    def get_retry_after(self, response: Any) -> float | None:
-        try:
-            return super().get_retry_after(response)
-        except InvalidHeader:
-            # An unreadable Retry-After is no reason to fail: fall back to the backoff.
-            return None
-
-    def _delay_before_next(self, response: Any) -> float:
-        if response is not None and self.respect_retry_after_header:
-            retry_after = self.get_retry_after(response)
-            if retry_after:
-                return retry_after
-        return self.get_backoff_time()
-
-    def increment(
-        self,
-        method: str | None = None,
-        url: str | None = None,
-        response: Any = None,
-        error: Exception | None = None,
-        _pool: Any = None,
-        _stacktrace: Any = None,
-    ) -> Self:
-        fresh = super().increment(method, url, response, error, _pool, _stacktrace)
-        context = self.context
-        if context is None:
-            return fresh
-        delay = fresh._delay_before_next(response)
-        if context.clock() + delay > context.deadline:
-            # Waiting would overrun the call budget: give up now. With raise_on_status off,
-            # urllib3 hands back the last response (e.g. the 429) for the caller to map.
-            reason = error or ResponseError("call budget exhausted")
-            raise MaxRetryError(_pool, url or "", reason)
-        fresh.planned_delay = delay
-        context.attempts += 1
-        context.stats.record_retry(context.endpoint)
-        return fresh
-
-    def sleep(self, response: Any = None) -> None:
-        if self.context is None:
-            super().sleep(response)
-        elif self.planned_delay > 0:
-            self.context.sleep(self.planned_delay)
-
-
-def _network_reason(error: BaseException | None) -> str:
-    if isinstance(error, NewConnectionError):
-        return "connection failed"
-    if isinstance(error, ConnectTimeoutError):
-        return "connect timed out"
-    if isinstance(error, ReadTimeoutError):
-        return "read timed out"
-    if isinstance(error, ProtocolError):
-        return "connection dropped without a complete response"
-    if isinstance(error, EmptyPoolError):
-        return "no free connection in the pool"
-    return f"network error ({type(error).__name__})"
-
-
 def _normalise_base_url(base_url: str) -> str:
     if not isinstance(base_url, str) or not base_url.strip():
         raise ValueError("base_url must be a non-empty http(s) URL")
@@ -319,35 +276,19 @@ def _as_day(value: object, name: str) -> date:
     raise TypeError(f"{name} must be a datetime.date, not {type(value).__name__}")
 
 
-def _total_of(page: Mapping[str, Any], endpoint: str) -> int | None:
-    total = page.get("total")
-    if total is None:
-        return None
-    if isinstance(total, bool) or not isinstance(total, int | str):
-        raise BadResponse(f"{endpoint}: 'total' is not an integer", endpoint=endpoint)
-    try:
-        return int(total)
-    except ValueError:
-        raise BadResponse(f"{endpoint}: 'total' is not an integer", endpoint=endpoint) from None
+def _json_type(value: Any) -> str:
+    return _JSON_TYPES.get(type(value), type(value).__name__)
 
 
-def _objects(items: Any, field: str, endpoint: str, job_id: str | None = None) -> list[dict]:
-    if items is None:
-        return []
-    if not isinstance(items, list):
-        raise BadResponse(
-            f"{endpoint}: '{field}' is {type(items).__name__}, expected a list",
-            endpoint=endpoint,
-            job_id=job_id,
-        )
-    for item in items:
-        if not isinstance(item, dict):
-            raise BadResponse(
-                f"{endpoint}: '{field}' holds a {type(item).__name__}, expected objects",
-                endpoint=endpoint,
-                job_id=job_id,
-            )
-    return items
+def _looks_like_html(answer: Answer, text: bytes) -> bool:
+    content_type = str(answer.headers.get("Content-Type", "")).lower()
+    # JSON never starts with "<"; pages do (<!DOCTYPE, <html>, <?xml …).
+    return "html" in content_type or text.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
+
+
+class _Reply(NamedTuple):
+    status: int
+    payload: dict[str, Any] | None  # None: an empty body where that is allowed
 
 
 class BrightDataClient:
@@ -356,8 +297,10 @@ class BrightDataClient:
     GET calls are retried on 429/5xx, timeouts and dropped connections with exponential
     backoff (backoff_base * 2**n plus jitter) or the server's Retry-After; POST (rerun) is not
     idempotent, so it is retried only when the connection could not be opened. Each HTTP call
-    (each page of a listing) stops retrying once waiting would pass `call_budget_seconds`; in
-    the worst case it lasts about the budget plus one read timeout.
+    (each page of a listing) has `call_budget_seconds` from its start: no wait runs past it,
+    each attempt's timeouts are cut to it, and a body still arriving when it ends is abandoned,
+    so a call lasts at most about the budget plus one read timeout. Bodies are read in chunks;
+    one larger than `max_body_bytes` is abandoned (ResponseTooLarge).
     """
 
     def __init__(
@@ -369,6 +312,7 @@ class BrightDataClient:
         read_timeout: float = 10,
         max_attempts: int = 4,
         call_budget_seconds: float = 30,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         pool_maxsize: int = 16,
         backoff_base: float = 1.0,
         backoff_jitter: float = 0.5,
@@ -384,12 +328,16 @@ class BrightDataClient:
             raise ValueError("timeouts and call_budget_seconds must be positive")
         if pool_maxsize < 1:
             raise ValueError("pool_maxsize must be at least 1")
+        if max_body_bytes < 1:
+            raise ValueError("max_body_bytes must be at least 1")
         self.base_url = _normalise_base_url(base_url)
         self._token_source = token
         self._token: str | None = None
         self._token_lock = threading.Lock()
         self._max_attempts = max_attempts
         self._budget = float(call_budget_seconds)
+        self._timeouts = (float(connect_timeout), float(read_timeout))
+        self._max_body = max_body_bytes
         self._backoff = (float(backoff_base), float(backoff_jitter), float(backoff_max))
         self._sleep = sleep
         self._rng = rng
@@ -398,12 +346,7 @@ class BrightDataClient:
         self.stats = CallStats()
         # block=True: 16 monitor threads share the pool and wait for a free connection
         # instead of opening (and then discarding) extra ones.
-        self._pool = urllib3.PoolManager(
-            num_pools=2,
-            maxsize=pool_maxsize,
-            block=True,
-            timeout=Timeout(connect=connect_timeout, read=read_timeout),
-        )
+        self._pool = urllib3.PoolManager(num_pools=2, maxsize=pool_maxsize, block=True)
 
     def __repr__(self) -> str:
         return f"BrightDataClient(base_url={self.base_url!r})"
@@ -426,7 +369,7 @@ class BrightDataClient:
     def list_jobs(self, collector_id: str, from_date: date, to_date: date) -> list[dict]:
         """Every job of a collector created in the day window from_date..to_date (inclusive),
         newest first, read page by page (500 a page) until `total` is reached."""
-        collector = validate_collector_id(collector_id)
+        collector = _checked(ids.validate_collector_id, collector_id, Endpoint.COLLECTOR_JOBS)
         first, last = _as_day(from_date, "from_date"), _as_day(to_date, "to_date")
         if first > last:
             raise ValueError("from_date is after to_date")
@@ -440,59 +383,34 @@ class BrightDataClient:
 
     def get_log(self, job_id: str) -> dict:
         """The raw JSON object of /dca/log/{id} (key casing as the API sent it)."""
-        job = validate_job_id(job_id)
-        payload = self._request("GET", Endpoint.LOG, job_id=job)
-        if not isinstance(payload, dict):
-            raise self._fail(
-                BadResponse(
-                    f"{Endpoint.LOG}: expected an object, got {type(payload).__name__}",
-                    endpoint=Endpoint.LOG,
-                    job_id=job,
-                )
-            )
+        job = _checked(ids.validate_job_id, job_id, Endpoint.LOG)
+        payload = self._request("GET", Endpoint.LOG, job_id=job).payload
+        assert payload is not None  # only empty_ok calls may answer nothing
         return payload
 
     def get_errors(self, job_id: str, *, limit: int = 50) -> list[dict]:
         """At most `limit` per-input errors ({url, error, consumer}) of a job; [] when none."""
-        job = validate_job_id(job_id)
+        job = _checked(ids.validate_job_id, job_id, Endpoint.HP_ERRORS)
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise ValueError("limit must be a non-negative int")
-        payload = self._request("GET", Endpoint.HP_ERRORS, job_id=job, empty_ok=True)
-        if payload is None:
+        reply = self._request("GET", Endpoint.HP_ERRORS, job_id=job, empty_ok=True)
+        if reply.payload is None:
             return []
-        if not isinstance(payload, dict):
-            raise self._fail(
-                BadResponse(
-                    f"{Endpoint.HP_ERRORS}: expected an object, got {type(payload).__name__}",
-                    endpoint=Endpoint.HP_ERRORS,
-                    job_id=job,
-                )
-            )
-        try:
-            errors = _objects(payload.get("errors"), "errors", Endpoint.HP_ERRORS, job)
-        except BadResponse as exc:
-            raise self._fail(exc) from None
+        errors = self._objects(reply, "errors", Endpoint.HP_ERRORS, job)
         return errors[:limit]
 
     def rerun(self, job_id: str, *, failed_only: bool = True) -> dict:
         """Start a new job re-running the (failed) inputs; returns {collection_id, start_eta}.
         Not idempotent: never retried once the request may have reached the server."""
-        job = validate_job_id(job_id)
+        job = _checked(ids.validate_job_id, job_id, Endpoint.RERUN)
         body = {"failed_only": 1} if failed_only else {}
-        payload = self._request("POST", Endpoint.RERUN, job_id=job, body=body)
-        if not isinstance(payload, dict):
-            raise self._fail(
-                BadResponse(
-                    f"{Endpoint.RERUN}: expected an object, got {type(payload).__name__}",
-                    endpoint=Endpoint.RERUN,
-                    job_id=job,
-                )
-            )
+        payload = self._request("POST", Endpoint.RERUN, job_id=job, body=body).payload
+        assert payload is not None
         return payload
 
     # -- plumbing -----------------------------------------------------------------------
 
-    def _bearer_token(self) -> str:
+    def _bearer_token(self, endpoint: Endpoint) -> str:
         with self._token_lock:
             if self._token is None:
                 source = self._token_source
@@ -502,7 +420,8 @@ class BrightDataClient:
                     raise self._fail(
                         Unauthorized(
                             "the Bright Data API token is empty or holds characters "
-                            "that cannot be sent in an HTTP header"
+                            "that cannot be sent in an HTTP header",
+                            endpoint=endpoint,
                         )
                     )
                 self._token = token
@@ -511,6 +430,79 @@ class BrightDataClient:
     def _fail(self, exc: BrightDataError) -> BrightDataError:
         self.stats.record_error(exc.kind)
         return exc
+
+    def _sample(self, data: bytes | str) -> str:
+        return excerpt(data, secrets=(self._token,))
+
+    def _bad(
+        self,
+        reason: BadResponseReason,
+        message: str,
+        sample: str,
+        *,
+        status: int,
+        endpoint: Endpoint,
+        job_id: str | None = None,
+    ) -> BrightDataError:
+        return self._fail(
+            BadResponse(
+                f"{message}: '{sample}'" if sample else message,
+                reason=reason,
+                sample=sample,
+                status=status,
+                endpoint=endpoint,
+                job_id=job_id,
+            )
+        )
+
+    def _field_sample(self, field: str, value: Any) -> str:
+        try:
+            shown = json.dumps(value, ensure_ascii=False)
+        except (TypeError, ValueError, RecursionError):
+            shown = repr(value)
+        return self._sample(f'"{field}": {shown}')
+
+    def _objects(
+        self, reply: _Reply, field: str, endpoint: Endpoint, job_id: str | None = None
+    ) -> list[dict]:
+        payload = reply.payload or {}
+        items = payload.get(field)
+        if items is None:
+            return []
+        problem = None
+        if not isinstance(items, list):
+            problem = f"'{field}' is {_json_type(items)}, expected an array"
+        else:
+            odd = [item for item in items if not isinstance(item, dict)]
+            if odd:
+                problem = f"'{field}' holds {_json_type(odd[0])}, expected objects"
+        if problem is not None:
+            raise self._bad(
+                BadResponseReason.WRONG_SHAPE,
+                f"{endpoint}: {problem}",
+                self._field_sample(field, items),
+                status=reply.status,
+                endpoint=endpoint,
+                job_id=job_id,
+            )
+        return items
+
+    def _total(self, reply: _Reply, endpoint: Endpoint) -> int | None:
+        total = (reply.payload or {}).get("total")
+        if total is None:
+            return None
+        if not isinstance(total, bool) and isinstance(total, int | str):
+            try:
+                return int(total)
+            except ValueError:
+                pass
+        raise self._bad(
+            BadResponseReason.WRONG_SHAPE,
+            f"{endpoint}: 'total' is not an integer",
+            self._field_sample("total", total),
+            status=reply.status,
+            endpoint=endpoint,
+        )
 
     def _paged(
         self, endpoint: Endpoint, params: Mapping[str, str], *, page_limit: int | None
@@ -525,17 +517,10 @@ class BrightDataClient:
                 query.update(offset=str(offset), limit=str(limit))
             elif offset:
                 query["offset"] = str(offset)
-            page = self._request("GET", endpoint, params=query)
-            try:
-                if not isinstance(page, dict):
-                    raise BadResponse(
-                        f"{endpoint}: expected an object, got {type(page).__name__}",
-                        endpoint=endpoint,
-                    )
-                data = _objects(page.get("data"), "data", endpoint)
-                total = _total_of(page, endpoint)
-            except BadResponse as exc:
-                raise self._fail(exc) from None
+            reply = self._request("GET", endpoint, params=query)
+            page = reply.payload or {}
+            data = self._objects(reply, "data", endpoint)
+            total = self._total(reply, endpoint)
             if limit is None and isinstance(page.get("limit"), int) and page["limit"] > 0:
                 limit = page["limit"]
             # New jobs arriving while we page (newest first) shift older ones onto the next
@@ -551,15 +536,24 @@ class BrightDataClient:
             if not data:
                 return items
             if fresh == 0:
-                raise self._fail(
-                    BadResponse(f"{endpoint}: paging made no progress", endpoint=endpoint)
-                )
+                raise self._paging_error(reply, endpoint, "paging made no progress")
             if total is not None:
                 if offset >= total:
                     return items
             elif limit is None or len(data) < limit:
                 return items
-        raise self._fail(BadResponse(f"{endpoint}: more than {MAX_PAGES} pages", endpoint=endpoint))
+        raise self._paging_error(reply, endpoint, f"more than {MAX_PAGES} pages")
+
+    def _paging_error(self, reply: _Reply, endpoint: Endpoint, problem: str) -> BrightDataError:
+        page = reply.payload or {}
+        position = {key: page.get(key) for key in ("total", "offset", "limit")}
+        return self._bad(
+            BadResponseReason.PAGING,
+            f"{endpoint}: {problem}",
+            self._sample(json.dumps(position, default=str)),
+            status=reply.status,
+            endpoint=endpoint,
+        )
 
     def _request(
         self,
@@ -570,14 +564,14 @@ class BrightDataClient:
         params: Mapping[str, str] | None = None,
         body: Mapping[str, Any] | None = None,
         empty_ok: bool = False,
-    ) -> Any:
+    ) -> _Reply:
         path = endpoint.value
         if job_id is not None:
             path = path.format(id=quote(job_id, safe=""))
         url = self.base_url + path
         if params:
             url += "?" + urlencode(params)
-        token = self._bearer_token()
+        token = self._bearer_token(endpoint)
         headers = {
             "Authorization": f"Bearer {token}",
             "Accept": "application/json",
@@ -588,94 +582,105 @@ class BrightDataClient:
             encoded = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
 
-        backoff_base, backoff_jitter, backoff_max = self._backoff
-        context = _CallContext(
-            endpoint=endpoint.value,
-            deadline=self._clock() + self._budget,
+        budget = CallBudget.lasting(
+            self._budget,
             clock=self._clock,
             sleep=self._sleep,
             rng=self._rng,
-            stats=self.stats,
+            on_retry=lambda: self.stats.record_retry(endpoint.value),
         )
-        retries = _BudgetRetry(
-            total=self._max_attempts - 1,
-            redirect=False,
-            allowed_methods=frozenset({"GET"}),
-            status_forcelist=frozenset({429, 500, 502, 503, 504}),
-            backoff_factor=backoff_base,
+        backoff_base, backoff_jitter, backoff_max = self._backoff
+        retries = retry_policy(
+            budget,
+            max_attempts=self._max_attempts,
+            methods={"GET"},
+            backoff_base=backoff_base,
             backoff_jitter=backoff_jitter,
             backoff_max=backoff_max,
-            respect_retry_after_header=True,
-            raise_on_status=False,
-            context=context,
         )
+        where = f"{method} {endpoint}"
+        common: dict[str, Any] = {"endpoint": endpoint, "job_id": job_id}
         self.stats.record_request(endpoint.value)
         try:
-            response = self._pool.request(
+            answer = fetch(
+                self._pool,
                 method,
                 url,
+                budget=budget,
+                retries=retries,
+                timeout=DeadlineTimeout(*self._timeouts, budget),
+                max_body=self._max_body,
                 body=encoded,
                 headers=headers,
-                retries=retries,
-                redirect=False,
-                pool_timeout=self._budget,
             )
+        except BodyTooLarge as exc:
+            raise self._fail(
+                ResponseTooLarge(
+                    f"{where} answered {exc.status} with a body larger than {exc.limit} bytes; "
+                    "it was not read further",
+                    limit=exc.limit,
+                    status=exc.status,
+                    **common,
+                )
+            ) from None
+        except BodyDeadline as exc:
+            raise self._fail(
+                Transient(
+                    f"{where} timed out: the answer ({exc.status}) was still arriving when the "
+                    f"{self._budget:g} s call budget ran out ({exc.received} bytes read)",
+                    status=exc.status,
+                    **common,
+                )
+            ) from None
         except MaxRetryError as exc:
             raise self._fail(
                 Transient(
-                    f"{method} {endpoint} failed after {context.attempts} attempt(s): "
-                    f"{_network_reason(exc.reason)}",
-                    endpoint=endpoint.value,
-                    job_id=job_id,
+                    f"{where} failed after {budget.attempts} attempt(s): "
+                    f"{network_reason(exc.reason)}",
+                    **common,
                 )
             ) from exc
         except HTTPError as exc:
             raise self._fail(
                 Transient(
-                    f"{method} {endpoint} failed after {context.attempts} attempt(s): "
-                    f"{_network_reason(exc)}",
-                    endpoint=endpoint.value,
-                    job_id=job_id,
+                    f"{where} failed after {budget.attempts} attempt(s): {network_reason(exc)}",
+                    **common,
                 )
             ) from exc
-        return self._decode(method, endpoint, job_id, response, retries, context, empty_ok)
+        return self._decode(where, endpoint, job_id, answer, budget, empty_ok)
 
     def _decode(
         self,
-        method: str,
+        where: str,
         endpoint: Endpoint,
         job_id: str | None,
-        response: Any,
-        retries: _BudgetRetry,
-        context: _CallContext,
+        answer: Answer,
+        budget: CallBudget,
         empty_ok: bool,
-    ) -> Any:
-        status: int = response.status
-        data: bytes = response.data or b""
-        where = f"{method} {endpoint}"
-        common: dict[str, Any] = {"status": status, "endpoint": endpoint.value, "job_id": job_id}
+    ) -> _Reply:
+        status, data = answer.status, answer.body
+        common: dict[str, Any] = {"status": status, "endpoint": endpoint, "job_id": job_id}
         if 200 <= status < 300:
-            if empty_ok and not data.strip():
-                return None
-            try:
-                return json.loads(data)
-            except (ValueError, RecursionError):
-                raise self._fail(
-                    BadResponse(f"{where} answered {status} with a body that is not JSON", **common)
-                ) from None
+            return _Reply(status, self._json_object(where, answer, empty_ok, common))
         detail = self._detail(data)
-        if status in (401, 403):
-            raise self._fail(Unauthorized(f"{where} was refused ({status}){detail}", **common))
+        if status == 401:
+            raise self._fail(
+                Unauthorized(f"{where}: the token was refused (401){detail}", **common)
+            )
+        if status == 403:
+            raise self._fail(
+                Forbidden(f"{where} was refused for this account (403){detail}", **common)
+            )
         if status in (404, 410):
             raise self._fail(
                 NotFound(f"{where}: not found or expired ({status}){detail}", **common)
             )
         if status == 429:
-            retry_after = retries.get_retry_after(response)
+            retry_after = retry_after_seconds(answer.headers)
             hint = f", retry after {retry_after:.0f} s" if retry_after is not None else ""
             raise self._fail(
                 RateLimited(
-                    f"{where} rate limited after {context.attempts} attempt(s){hint}",
+                    f"{where} rate limited after {budget.attempts} attempt(s){hint}",
                     retry_after=retry_after,
                     **common,
                 )
@@ -683,15 +688,50 @@ class BrightDataClient:
         if status >= 500:
             raise self._fail(
                 Transient(
-                    f"{where} answered {status} after {context.attempts} attempt(s){detail}",
+                    f"{where} answered {status} after {budget.attempts} attempt(s){detail}",
                     **common,
                 )
             )
         raise self._fail(BrightDataError(f"{where} answered {status}{detail}", **common))
 
+    def _json_object(
+        self, where: str, answer: Answer, empty_ok: bool, common: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        data, status = answer.body, answer.status
+        if not data.strip():
+            if empty_ok:
+                return None
+            raise self._bad(
+                BadResponseReason.EMPTY, f"{where} answered {status} with no body", "", **common
+            )
+        if _looks_like_html(answer, data):
+            raise self._bad(
+                BadResponseReason.HTML,
+                f"{where} answered {status} with an HTML page instead of JSON",
+                self._sample(data),
+                **common,
+            )
+        try:
+            payload = json.loads(data)
+        except (ValueError, RecursionError):
+            raise self._bad(
+                BadResponseReason.NOT_JSON,
+                f"{where} answered {status} with a body that is not JSON",
+                self._sample(data),
+                **common,
+            ) from None
+        if not isinstance(payload, dict):
+            raise self._bad(
+                BadResponseReason.WRONG_SHAPE,
+                f"{where} answered {status} with {_json_type(payload)}, expected an object",
+                self._sample(data),
+                **common,
+            )
+        return payload
+
     def _detail(self, data: bytes) -> str:
-        """A short, token-free excerpt of the server's error text, for the message."""
-        text = data.decode("utf-8", errors="replace").strip()
+        """A short, token-free, escaped excerpt of the server's error text, for a message."""
+        text = data.decode("utf-8", errors="replace")
         try:
             parsed = json.loads(text)
         except (ValueError, RecursionError):
@@ -701,7 +741,5 @@ class BrightDataClient:
                 if isinstance(parsed.get(key), str):
                     text = parsed[key]
                     break
-        if self._token:
-            text = text.replace(self._token, "[redacted]")
-        text = " ".join(text.split())[:_DETAIL_CHARS]
-        return f": {text!r}" if text else ""
+        shown = self._sample(text)
+        return f": '{shown}'" if shown else ""
