@@ -57,9 +57,9 @@ MAX_EXTRA_CHARS: Final = 4096  # the whole extras map's JSON
 EXTRA_OMITTED_KEY: Final = "(omitted keys)"
 MAX_PROBLEMS: Final = 20  # at most one per known field, of which there are fewer
 MAX_PROBLEM_CHARS: Final = 160
-# len(json.dumps(job.to_dict())) never exceeds this, whatever the answer held. Worst case: five
-# texts of MAX_TEXT_CHARS astral characters (12 JSON characters each) ~15.4 KB, extras ~4.1 KB,
-# problems ~20 x 0.4 KB, the fixed fields ~1 KB.
+# len(json.dumps(job.to_dict())) never exceeds this, whatever the answer held (ids are short by
+# their pattern). Worst case: status, template and trigger of MAX_TEXT_CHARS astral characters
+# (12 JSON characters each) ~9.3 KB, extras ~4.1 KB, problems ~20 x 0.4 KB, the rest ~1.5 KB.
 MAX_STORED_CHARS: Final = 32_768
 # A reported Success_rate agrees with Success/Inputs when they differ by at most one percentage
 # point: the API may round (or cut) the rate to two decimals or to a whole percent.
@@ -353,7 +353,8 @@ def _read_value(raw: Any, reader: Callable[[Any], _T | None]) -> _T | None:
 
 class _FieldReader:
     """Reads fields one at a time. Leniently (an API answer) an odd field becomes None and a
-    FieldProblem; strictly (a stored JobLog, which was clean when written) it is a JobLogError."""
+    FieldProblem; strictly (a stored JobLog: to_dict wrote values already read) it is a
+    JobLogError naming the field."""
 
     def __init__(self, get: Callable[[str], Any], *, lenient: bool) -> None:
         self._get = get
@@ -418,7 +419,6 @@ def _bounded_value(value: Any) -> tuple[Any, int]:
     try:
         text = json.dumps(value)
     except (TypeError, ValueError, RecursionError):
-        text = ""
         stored: Any = f"[not storable as JSON: {type(value).__name__}]"
     else:
         if len(text) <= MAX_EXTRA_VALUE_CHARS:
