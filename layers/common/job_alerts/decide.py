@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from job_alerts.alerts import AlertEntry, AlertKind
-from job_alerts.brightdata import BrightDataError, RateLimited, Transient, Unauthorized
+from job_alerts.brightdata import (
+    BadResponse,
+    BrightDataError,
+    Forbidden,
+    RateLimited,
+    ResponseTooLarge,
+    Transient,
+    Unauthorized,
+)
 from job_alerts.config import AlertMode, Settings
 from job_alerts.joblog import JobLog, JobLogError
 from job_alerts.models import (
@@ -42,6 +50,10 @@ from job_alerts.timeutil import iso
 # unreachable: one DEGRADED alert, and no verdicts from what little was read.
 UNREACHABLE_FAILURE_SHARE = 0.5
 ALERT_JOBS_SHOWN = 20
+# A job whose answers cannot be judged this many reads in a row is reported (once).
+UNREADABLE_AFTER = 3
+JOB_UNREADABLE = "job_unreadable"
+JOB_READABLE_AGAIN = "job_readable_again"
 
 
 # ---- judge ---------------------------------------------------------------------------------
@@ -122,10 +134,12 @@ def decide_collector(
     now: datetime,
     *,
     claimed: Mapping[str, set[str]] | None = None,
+    unreadable: Sequence[UnreadableJob] = (),
 ) -> Decision:
     """One collector's decisions. `alarms` is its stored alarm state by rule (ignored in
     every_job mode); `claimed` the job rules already claimed during this run (job id -> rules),
-    on top of what each job's record says was alerted before."""
+    on top of what each job's record says was alerted before; `unreadable` its jobs whose
+    answer could not be judged this run."""
     decision = Decision(collector_id, collector_name)
     every_job = settings.alert_mode is AlertMode.EVERY_JOB
     current = {} if every_job else {rule: alarm.copy() for rule, alarm in alarms.items()}
@@ -133,8 +147,13 @@ def decide_collector(
     breaching: dict[str, dict[str, RuleResult]] = {}
     claimed = claimed or {}
 
+    for gone in unreadable:
+        _unreadable_event(decision, gone, claimed.get(gone.record.job_id, set()), settings, now)
     for item in judged:
         job, record = item.job, item.record
+        if JOB_UNREADABLE in record.alerted:
+            already = set(record.alerted) | claimed.get(job.job_id, set())
+            _readable_again(decision, item, already, settings, now)
         for result in item.results:
             rule = result.rule
             once_per_job = rule in JOB_EVENT_RULES or (every_job and rule in COLLECTOR_RULES)
@@ -209,6 +228,63 @@ def _job_event(
     )
     decision.jobs[job.job_id] = job
     decision.affected.add(job.job_id)
+
+
+@dataclass(frozen=True)
+class UnreadableJob:
+    """A job whose answer could not be judged this run: why, what came back, and how many reads
+    in a row (this one included) could not be judged."""
+
+    record: JobRecord
+    reason: str
+    sample: str
+    reads_in_a_row: int
+
+
+def _unreadable_event(
+    decision: Decision, gone: UnreadableJob, claimed: set[str], settings: Settings, now: datetime
+) -> None:
+    record = gone.record
+    if gone.reads_in_a_row < UNREADABLE_AFTER:
+        return
+    if JOB_UNREADABLE in record.alerted or JOB_UNREADABLE in claimed:
+        return
+    sample = f"; it answered: {gone.sample}" if gone.sample else ""
+    decision.add(
+        AlertEntry(
+            kind=AlertKind.JOB,
+            rule=JOB_UNREADABLE,
+            severity=Severity.WARNING,
+            message=(
+                f"job {record.job_id} of collector {record.collector_id or 'unknown'} could not "
+                f"be judged on {gone.reads_in_a_row} reads in a row ({gone.reason}){sample}; "
+                "it stays tracked and is read again every run"
+            ),
+            observed=gone.reason,
+            job_ids=(record.job_id,),
+        ),
+        JobRuleClaim(record.job_id, JOB_UNREADABLE, now, settings.history_ttl_days),
+    )
+    decision.affected.add(record.job_id)
+
+
+def _readable_again(
+    decision: Decision, item: JudgedJob, already: set[str], settings: Settings, now: datetime
+) -> None:
+    if JOB_READABLE_AGAIN in already:
+        return
+    job_id = item.job.job_id
+    decision.add(
+        AlertEntry(
+            kind=AlertKind.RESOLVED,
+            rule=JOB_UNREADABLE,
+            severity=Severity.WARNING,
+            message=f"job {job_id} can be judged again (status {item.job.status.value})",
+            job_ids=(job_id,),
+        ),
+        JobRuleClaim(job_id, JOB_READABLE_AGAIN, now, settings.history_ttl_days),
+    )
+    decision.jobs[job_id] = item.job
 
 
 def _current(alarms: dict[str, RuleAlarm], collector_id: str, rule: Rule) -> tuple[RuleAlarm, int]:
@@ -374,10 +450,22 @@ class HealthAssessment:
     detail: str  # which calls failed and how, for the DEGRADED alert
 
 
+def unjudgeable_reason(error: object) -> str | None:
+    """Why an answer could not be judged (a fixed vocabulary, for metrics), or None when the
+    error is not about the answer's content."""
+    if isinstance(error, BadResponse):
+        return str(error.reason)
+    if isinstance(error, ResponseTooLarge):
+        return "too_large"
+    if isinstance(error, JobLogError):
+        return "unjudgeable_log"
+    return None
+
+
 def is_failed_call(error: object) -> bool:
     """A call that tells nothing about the job: the API unreachable, rate limited, or answering
     something that cannot be judged."""
-    return isinstance(error, Transient | RateLimited)
+    return isinstance(error, Transient | RateLimited) or unjudgeable_reason(error) is not None
 
 
 def assess_health(
@@ -387,9 +475,11 @@ def assess_health(
     listing_attempts: int,
     read_errors: Sequence[BrightDataError | JobLogError],
     reads: int,
+    refused: Sequence[BrightDataError] = (),
 ) -> HealthAssessment:
-    """Monitor health from this run's calls: TOKEN_REJECTED on any 401, API_UNREACHABLE when more
-    than half of the listings and reads failed, else HEALTHY."""
+    """Monitor health from this run's calls: TOKEN_REJECTED on any 401; API_UNREACHABLE when
+    more than half of the listings and reads failed or answered what cannot be judged;
+    ENDPOINT_REFUSED when an endpoint answered 403 (jobs are still judged); else HEALTHY."""
     kinds = Counter(type(e).__name__ for e in read_errors)
     detail = ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items()))
     if token_rejected or any(isinstance(e, Unauthorized) for e in read_errors):
@@ -398,7 +488,32 @@ def assess_health(
     attempts = listing_attempts + reads
     if attempts and failures / attempts > UNREACHABLE_FAILURE_SHARE:
         return HealthAssessment(HealthState.API_UNREACHABLE, detail)
+    forbidden = [e for e in [*refused, *read_errors] if isinstance(e, Forbidden)]
+    if forbidden:
+        return HealthAssessment(HealthState.ENDPOINT_REFUSED, _refused_detail(forbidden))
     return HealthAssessment(HealthState.HEALTHY, detail)
+
+
+def _refused_detail(refused: Sequence[BrightDataError]) -> str:
+    """Which endpoints answered 403, each once, with what Bright Data said."""
+    seen: dict[str, str] = {}
+    for error in refused:
+        where = f"GET {error.endpoint.value}" if error.endpoint else "an endpoint"
+        seen.setdefault(where, f"{where} answered {error.status or 403}: {error}"[:200])
+    return "; ".join(seen.values())
+
+
+_DEGRADED_MESSAGES = {
+    HealthState.TOKEN_REJECTED: "Bright Data API token rejected (401): no job can be read",
+    HealthState.API_UNREACHABLE: (
+        "Bright Data API unreachable: most reads failed or answered what cannot be judged "
+        "this run"
+    ),
+    HealthState.ENDPOINT_REFUSED: (
+        "Bright Data refused an endpoint for this account (403); jobs that can be read are "
+        "still judged. Set Collectors to list named collectors without collectors_list"
+    ),
+}
 
 
 def decide_health(prior: Health, assessment: HealthAssessment, now: datetime) -> Decision | None:
@@ -418,11 +533,7 @@ def decide_health(prior: Health, assessment: HealthAssessment, now: datetime) ->
             duration_s=(now - prior.since).total_seconds() if prior.since else None,
         )
     else:
-        message = (
-            "Bright Data API token rejected (401/403): no job can be read"
-            if new is HealthState.TOKEN_REJECTED
-            else "Bright Data API unreachable: most reads failed this run"
-        )
+        message = _DEGRADED_MESSAGES[new]
         detail = assessment.detail
         entry = AlertEntry(
             kind=AlertKind.DEGRADED,

@@ -22,6 +22,13 @@ class HealthState(StrEnum):
     HEALTHY = "HEALTHY"
     TOKEN_REJECTED = "TOKEN_REJECTED"  # noqa: S105 - a state name, not a secret
     API_UNREACHABLE = "API_UNREACHABLE"
+    # One endpoint answers 403 for this account while the token works: jobs are still judged.
+    ENDPOINT_REFUSED = "ENDPOINT_REFUSED"
+
+    @property
+    def judges_jobs(self) -> bool:
+        """Whether a run in this state gives verdicts (not from partial or unusable data)."""
+        return self in (HealthState.HEALTHY, HealthState.ENDPOINT_REFUSED)
 
 
 class AlertStatus(StrEnum):

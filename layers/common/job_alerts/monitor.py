@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,12 +16,15 @@ from job_alerts.brightdata import BrightDataClient, NotFound
 from job_alerts.config import AlertMode, Settings
 from job_alerts.decide import (
     Decision,
+    JudgedJob,
     Judgement,
+    UnreadableJob,
     assess_health,
     collector_of,
     decide_collector,
     decide_health,
     judge_jobs,
+    unjudgeable_reason,
 )
 from job_alerts.discovery import discover
 from job_alerts.models import ConflictError, HealthState, JobRecord
@@ -51,6 +55,8 @@ class RunSummary:
     jobs_settled: int = 0
     jobs_expired: int = 0
     read_errors: dict[str, int] = field(default_factory=dict)
+    # Answers that could not be judged, by reason (html, not_json, too_large, ...).
+    unjudgeable: dict[str, int] = field(default_factory=dict)
     findings: dict[str, int] = field(default_factory=dict)
     # Per collector: jobs judged and findings this run (for per-collector metrics).
     collectors: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -114,7 +120,9 @@ class Monitor:
             listing_attempts=found.attempts,
             read_errors=read_errors,
             reads=len(reading.outcomes),
+            refused=found.errors,
         )
+        unreadable = unreadable_jobs(reading.outcomes)
 
         recorder = self._recorder(dry_run)
         health_change = decide_health(health, assessment, now)
@@ -127,14 +135,16 @@ class Monitor:
                 logger.info("health change already recorded by another run")
 
         # Degraded: no per-job verdicts from partial data; every job stays live for later.
-        if assessment.state is HealthState.HEALTHY:
+        if assessment.state.judges_jobs:
             read = [(o.record, o.job) for o in reading.outcomes if o.job is not None]
             judgement = judge_jobs(read, self.thresholds_for, now)
-            recorded = self._decide_and_record(judgement, found.names, recorder, now)
+            recorded = self._decide_and_record(judgement, unreadable, found.names, recorder, now)
             summary.findings = judgement.findings
             summary.collectors = judgement.collectors
             if not dry_run:
-                persisted = persist(self.store, reading.outcomes, recorded, recorder, now)
+                persisted = persist(
+                    self.store, reading.outcomes, unreadable, recorded, recorder, now
+                )
                 summary.jobs_settled, summary.jobs_expired = persisted
         if not dry_run:
             self._publish(summary, own_only=True)
@@ -149,6 +159,7 @@ class Monitor:
         summary.jobs_read = sum(1 for o in reading.outcomes if o.job is not None)
         summary.jobs_deferred = reading.deferred
         summary.read_errors = _count_kinds(reading.outcomes)
+        summary.unjudgeable = dict(Counter(u.reason for u in unreadable.values()))
         summary.alerts_suppressed = recorder.result.suppressed
         summary.alerts_planned = recorder.result.planned
         summary.duration_ms = int((time.monotonic() - started) * 1000)
@@ -162,11 +173,21 @@ class Monitor:
 
     # ---- the stages' plumbing ---------------------------------------------------------------
     def _decide_and_record(
-        self, judgement: Judgement, names: dict[str, str], recorder: Recorder, now: datetime
+        self,
+        judgement: Judgement,
+        unreadable: dict[str, UnreadableJob],
+        names: dict[str, str],
+        recorder: Recorder,
+        now: datetime,
     ) -> set[str]:
         """Decide and record per collector. Returns the collectors whose decisions are safely
         recorded (their settled jobs may leave the live set)."""
-        by_collector = dict(judgement.by_collector)
+        by_collector: dict[str, Sequence[JudgedJob]] = dict(judgement.by_collector)
+        unreadable_by: dict[str, list[UnreadableJob]] = {}
+        for gone in unreadable.values():
+            cid = gone.record.collector_id or "unknown"
+            unreadable_by.setdefault(cid, []).append(gone)
+            by_collector.setdefault(cid, [])
         if self.settings.repeat_after_minutes and self.settings.alert_mode is AlertMode.STATE:
             # Collectors with nothing new to judge may still owe a reminder.
             for cid in self.store.collectors_with_open_alarms():
@@ -175,7 +196,7 @@ class Monitor:
         recorded: set[str] = set()
         for cid, judged in by_collector.items():
 
-            def plan(cid: str = cid, judged: Sequence[Any] = judged) -> Decision:
+            def plan(cid: str = cid, judged: Sequence[JudgedJob] = judged) -> Decision:
                 alarms = {} if every_job else self.store.get_alarms(cid)
                 return decide_collector(
                     cid,
@@ -185,6 +206,7 @@ class Monitor:
                     self.settings,
                     now,
                     claimed=recorder.result.claimed,
+                    unreadable=unreadable_by.get(cid, ()),
                 )
 
             try:
@@ -234,33 +256,63 @@ class Monitor:
         return now + LOCAL_LEASE
 
 
+def unreadable_jobs(outcomes: Sequence[ReadOutcome]) -> dict[str, UnreadableJob]:
+    """The jobs whose answer could not be judged this run, by id, with their count of such reads
+    in a row (this one included)."""
+    found: dict[str, UnreadableJob] = {}
+    for outcome in outcomes:
+        reason = unjudgeable_reason(outcome.error)
+        if reason is None:
+            continue
+        sample = getattr(outcome.error, "sample", "") or ""
+        record = outcome.record
+        found[record.job_id] = UnreadableJob(record, reason, sample, record.unreadable_reads + 1)
+    return found
+
+
 def persist(
     store: StateStore,
     outcomes: Sequence[ReadOutcome],
+    unreadable: dict[str, UnreadableJob],
     recorded: set[str],
     recorder: Recorder,
     now: datetime,
 ) -> tuple[int, int]:
     """Persist stage: write the jobs whose state changed (unchanged jobs cost no write). A settled
-    job leaves the live set only once its collector's decisions are recorded. Returns (settled,
+    job leaves the live set only once its collector's decisions are recorded; a job that could
+    not be judged stays live, its count of such reads in a row kept. Returns (settled,
     expired)."""
     changed: list[JobRecord] = []
     settled = expired = 0
     for outcome in outcomes:
         record = outcome.record
+        new_alerts = recorder.result.claimed.get(record.job_id, set())
         if isinstance(outcome.error, NotFound):
             record.expired = True
             expired += 1
             changed.append(record)
             continue
+        gone = unreadable.get(record.job_id)
+        if gone is not None:
+            record.unreadable_reads = gone.reads_in_a_row
+            record.unreadable_reason = gone.reason
+            record.alerted = sorted(set(record.alerted) | new_alerts)
+            changed.append(record)
+            continue
         job = outcome.job
         if job is None:
             continue
-        new_alerts = recorder.result.claimed.get(record.job_id, set())
         fingerprint = job.fingerprint()
         may_settle = job.settled and collector_of(job, record) in recorded
-        if fingerprint == record.fingerprint and not new_alerts and may_settle == record.settled:
+        if (
+            fingerprint == record.fingerprint
+            and not new_alerts
+            and may_settle == record.settled
+            and not record.unreadable_reads
+        ):
             continue  # unchanged: no write
+        record.unreadable_reads = 0
+        record.unreadable_reason = None
         record.fingerprint = fingerprint
         record.status = job.status.value
         record.collector_id = record.collector_id or job.collector_id
@@ -285,4 +337,4 @@ def _count_kinds(outcomes: Sequence[ReadOutcome]) -> dict[str, int]:
     return kinds
 
 
-__all__ = ["Monitor", "RunSummary", "persist", "summarize_errors"]
+__all__ = ["Monitor", "RunSummary", "persist", "summarize_errors", "unreadable_jobs"]

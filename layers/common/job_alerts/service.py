@@ -68,6 +68,9 @@ def emit_metrics(summary: RunSummary) -> None:
     metrics.add_metric(name="AlertsSuppressed", unit=count, value=summary.alerts_suppressed)
     metrics.add_metric(name="AlertsFailed", unit=count, value=summary.alerts_failed)
     metrics.add_metric(name="ApiErrors", unit=count, value=sum(summary.read_errors.values()))
+    metrics.add_metric(
+        name="UnjudgeableAnswers", unit=count, value=sum(summary.unjudgeable.values())
+    )
     for rule, n in summary.findings.items():
         metrics.add_metric(name=f"Findings_{rule}", unit=count, value=n)
 
@@ -87,6 +90,15 @@ def emit_dimensioned_metrics(summary: RunSummary) -> None:
                 default_dimensions=dimensions,
             ):
                 pass
+    for reason, n in sorted(summary.unjudgeable.items()):
+        with single_metric(
+            name="UnjudgeableAnswersByReason",
+            unit=count,
+            value=n,
+            namespace=NAMESPACE,
+            default_dimensions={"service": SERVICE, "reason": reason},
+        ):
+            pass
     for kind, n in sorted(summary.read_errors.items()):
         with single_metric(
             name="ApiErrorsByKind",

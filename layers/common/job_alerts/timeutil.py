@@ -54,7 +54,10 @@ def parse_moment(value: object) -> datetime | None:
     if isinstance(value, bool):
         raise ValueError("expected a time, got a boolean")
     if isinstance(value, int | float):
-        return _from_epoch(float(value))
+        try:
+            return _from_epoch(float(value))
+        except OverflowError:
+            raise ValueError("epoch time out of range") from None
     if not isinstance(value, str):
         raise ValueError(f"expected a time, got {type(value).__name__}")
     text = value.strip()
