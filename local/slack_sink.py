@@ -1,5 +1,6 @@
 """A local stand-in for a Slack incoming webhook: records every POST and can be told to answer
-429 (with Retry-After), 500, or to stall, so delivery can be tested over real HTTP.
+429 (with Retry-After), 5xx (with any body), to stall, or to trickle its answer byte by byte, so
+delivery can be tested over real HTTP.
 
     with SlackSink() as sink:
         post_somewhere(sink.url)
@@ -50,34 +51,48 @@ class SlackSink:
         self.requests: list[SinkRequest] = []
         self._lock = threading.Lock()
         self._rate_limits = 0
-        self._retry_after = 1
+        self._retry_after: int | str = 1
         self._errors: int | None = 0  # None: forever
+        self._error_status = 500
+        self._error_body = b"internal_error"
         self._stall_seconds = 0.0
         self._stalls = 0
+        self._trickle_seconds = 0.0
+        self._trickles = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.on_post: Any = None  # optional callback(payload) for the demo printer
 
     # ---- faults ----------------------------------------------------------------------------
-    def rate_limit(self, times: int, retry_after: int = 1) -> None:
-        """Answer the next `times` POSTs with 429 and ``Retry-After: retry_after``."""
+    def rate_limit(self, times: int, retry_after: int | str = 1) -> None:
+        """Answer the next `times` POSTs with 429 and ``Retry-After: retry_after`` (seconds, or
+        an HTTP date given as text)."""
         with self._lock:
             self._rate_limits, self._retry_after = times, retry_after
 
-    def fail(self, times: int | None = None) -> None:
-        """Answer the next `times` POSTs (None: all of them) with 500."""
+    def fail(
+        self, times: int | None = None, *, status: int = 500, body: str | bytes = "internal_error"
+    ) -> None:
+        """Answer the next `times` POSTs (None: all of them) with `status` (a 5xx) and `body`."""
         with self._lock:
             self._errors = times
+            self._error_status = status
+            self._error_body = body.encode() if isinstance(body, str) else body
 
     def stall(self, seconds: float, times: int = 1) -> None:
         """Hold the next `times` POSTs for `seconds` before answering (client timeouts)."""
         with self._lock:
             self._stall_seconds, self._stalls = seconds, times
 
+    def trickle(self, seconds: float, times: int = 1) -> None:
+        """Send the next `times` answers' bodies one byte every `seconds` (the head at once)."""
+        with self._lock:
+            self._trickle_seconds, self._trickles = seconds, times
+
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
-            self._rate_limits, self._errors, self._stalls = 0, 0, 0
+            self._rate_limits, self._errors, self._stalls, self._trickles = 0, 0, 0, 0
 
     # ---- results ---------------------------------------------------------------------------
     @property
@@ -118,31 +133,35 @@ class SlackSink:
         self.stop()
 
     # ---- request handling ------------------------------------------------------------------
-    def _decide(self, path: str, body: bytes) -> tuple[int, str, dict[str, str], float]:
-        """(status, answer body, extra headers, seconds to stall) for one POST."""
+    def _decide(self, path: str, body: bytes) -> _Answer:
+        """What to answer to one POST, and how slowly."""
         with self._lock:
-            stall = 0.0
+            pace = _Pace()
             if self._stalls > 0:
                 self._stalls -= 1
-                stall = self._stall_seconds
+                pace.stall = self._stall_seconds
+            if self._trickles > 0:
+                self._trickles -= 1
+                pace.trickle = self._trickle_seconds
             if path != self.path:
-                return 404, "no_service", {}, stall
+                return _Answer(404, b"no_service", {}, pace)
             if self._rate_limits > 0:
                 self._rate_limits -= 1
-                return 429, "rate_limited", {"Retry-After": str(self._retry_after)}, stall
+                headers = {"Retry-After": str(self._retry_after)}
+                return _Answer(429, b"rate_limited", headers, pace)
             if self._errors is None or self._errors > 0:
                 if self._errors is not None:
                     self._errors -= 1
-                return 500, "internal_error", {}, stall
+                return _Answer(self._error_status, self._error_body, {}, pace)
         try:
             payload = json.loads(body)
         except ValueError:
-            return 400, "invalid_payload", {}, stall
+            return _Answer(400, b"invalid_payload", {}, pace)
         if not isinstance(payload, dict) or not (payload.get("text") or payload.get("blocks")):
-            return 400, "no_text", {}, stall
+            return _Answer(400, b"no_text", {}, pace)
         if len(payload.get("blocks") or []) > MAX_BLOCKS:
-            return 400, "invalid_blocks", {}, stall
-        return 200, "ok", {}, stall
+            return _Answer(400, b"invalid_blocks", {}, pace)
+        return _Answer(200, b"ok", {}, pace)
 
     def _record(self, request: SinkRequest) -> None:
         with self._lock:
@@ -151,28 +170,49 @@ class SlackSink:
             self.on_post(request.json())
 
 
+@dataclass
+class _Pace:
+    stall: float = 0.0  # seconds before answering
+    trickle: float = 0.0  # seconds between the body's bytes (0: all at once)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    pace: _Pace
+
+
 def _handler_for(sink: SlackSink) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
-            status, answer, headers, stall = sink._decide(self.path, body)
-            if stall:
-                time.sleep(stall)
+            answer = sink._decide(self.path, body)
+            if answer.pace.stall:
+                time.sleep(answer.pace.stall)
             sink._record(
-                SinkRequest(self.path, body, dict(self.headers.items()), status, time.time())
+                SinkRequest(self.path, body, dict(self.headers.items()), answer.status, time.time())
             )
-            data = answer.encode()
             try:
-                self.send_response(status)
-                for name, value in headers.items():
+                self.send_response(answer.status)
+                for name, value in answer.headers.items():
                     self.send_header(name, value)
                 self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Content-Length", str(len(answer.body)))
                 self.end_headers()
-                self.wfile.write(data)
+                if not answer.pace.trickle:
+                    self.wfile.write(answer.body)
+                    return
+                self.wfile.flush()
+                for index in range(len(answer.body)):
+                    time.sleep(answer.pace.trickle)
+                    self.wfile.write(answer.body[index : index + 1])
+                    self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up waiting (stall tests); nothing left to tell it
+                # The client gave up waiting (stall and trickle tests): nothing left to tell it.
+                self.close_connection = True
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: tests and the demo print what matters themselves."""

@@ -1,9 +1,9 @@
 """Slack notifier Lambda: posts every alert-topic SNS record to the Slack webhook, once each."""
 
 import functools
-from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from job_alerts import factory
@@ -37,11 +37,12 @@ def _webhook_url() -> str:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+@event_source(data_class=SNSEvent)
+def handler(event: SNSEvent, context: LambdaContext) -> dict[str, int]:
     once = _once()
     once.register_lambda_context(context)
     report = deliver_sns_event(
-        event.get("Records") or [],
+        event.records,
         _webhook_url(),
         client=_slack(),
         once=once,

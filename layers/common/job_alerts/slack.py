@@ -1,22 +1,36 @@
-"""Delivery to a Slack incoming webhook: the HTTP client (429 / 5xx / timeouts within a time
-budget, permanent 4xx raised at once) and the per-SNS-record delivery, once per MessageId."""
+"""Delivery to a Slack incoming webhook: the client (the shared HTTP policy: 429 / 5xx / timeouts
+retried within a time budget, permanent 4xx raised at once) and the per-SNS-record delivery,
+once per MessageId."""
 
 from __future__ import annotations
 
 import json
+import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import urllib3
+from aws_lambda_powertools.utilities.data_classes.sns_event import SNSEventRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
     idempotent_function,
 )
+from urllib3.exceptions import HTTPError, MaxRetryError
 
 from job_alerts.alerts import slack_payload_for_sns
+from job_alerts.http import (
+    BACKOFF_BASE,
+    BACKOFF_JITTER,
+    CallBudget,
+    DeadlineTimeout,
+    excerpt,
+    fetch,
+    retry_after_seconds,
+    retry_policy,
+)
 from job_alerts.observability import logger
 
 __all__ = [
@@ -29,8 +43,8 @@ __all__ = [
 
 IDEMPOTENCY_PK = "IDEMPOTENCY#slack_notifier"
 IDEMPOTENCY_EXPIRY_SECONDS = 24 * 3600
-# Slack's answer bodies are short codes ("invalid_payload", "no_service"); keep them readable.
-_ANSWER_MAX_CHARS = 120
+# Slack answers with short codes ("ok", "invalid_payload", "no_service"): read no more than this.
+_ANSWER_MAX_BYTES = 4096
 
 
 class SlackDeliveryError(Exception):
@@ -44,31 +58,36 @@ class SlackDeliveryError(Exception):
 
 
 class SlackClient:
-    """Posts JSON payloads to an incoming webhook. 2xx: done. 429: waits Retry-After and
-    retries. 5xx, timeouts, connection errors: retries with exponential backoff. All retries
-    stay within a time budget; then SlackDeliveryError. Other 4xx: SlackDeliveryError at once."""
+    """Posts JSON payloads to an incoming webhook under the shared HTTP policy (job_alerts.http).
+    2xx: done. 429: waits Retry-After (seconds or HTTP date) and retries. 5xx, timeouts,
+    dropped connections: retries with 1 s / 2 s / 4 s backoff plus jitter. Nothing waits, and
+    no attempt or answer runs, past the time budget; then SlackDeliveryError. Other 4xx:
+    SlackDeliveryError(permanent=True) at once. Slack's answer is read only up to a few KiB."""
 
     def __init__(
         self,
         *,
         budget_seconds: float = 20.0,
         max_attempts: int = 5,
-        backoff_base: float = 1.0,
+        backoff_base: float = BACKOFF_BASE,
+        backoff_jitter: float = BACKOFF_JITTER,
         backoff_max: float = 8.0,
         connect_timeout: float = 3.05,
         read_timeout: float = 10.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        rng: Callable[[], float] = random.random,
         pool: urllib3.PoolManager | None = None,
     ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
         self._budget_seconds = budget_seconds
         self._max_attempts = max_attempts
-        self._backoff_base = backoff_base
-        self._backoff_max = backoff_max
-        self._connect_timeout = connect_timeout
-        self._read_timeout = read_timeout
+        self._backoff = (backoff_base, backoff_jitter, backoff_max)
+        self._timeouts = (connect_timeout, read_timeout)
         self._sleep = sleep
         self._clock = clock
+        self._rng = rng
         self._pool = pool
 
     def _pool_manager(self) -> urllib3.PoolManager:
@@ -76,91 +95,74 @@ class SlackClient:
             self._pool = urllib3.PoolManager(num_pools=2, maxsize=4)
         return self._pool
 
-    def _backoff(self, attempt: int) -> float:
-        return float(min(self._backoff_max, self._backoff_base * 2 ** (attempt - 1)))
-
     def post(
         self, webhook_url: str, payload: Mapping[str, Any], *, budget_seconds: float | None = None
     ) -> None:
-        """Deliver one payload or raise SlackDeliveryError."""
+        """Deliver one payload or raise SlackDeliveryError. `budget_seconds` can only shorten
+        the client's budget (e.g. to the invocation's time left)."""
         if not webhook_url.startswith(("https://", "http://")):
             raise SlackDeliveryError("the Slack webhook URL is not an http(s) URL", permanent=True)
         body = json.dumps(payload, ensure_ascii=False).encode()
-        budget = self._budget_seconds if budget_seconds is None else budget_seconds
-        budget = min(budget, self._budget_seconds)
-        deadline = self._clock() + budget
-        attempt = 0
-        while True:
-            attempt += 1
-            remaining = deadline - self._clock()
-            timeout = urllib3.Timeout(
-                connect=max(0.1, min(self._connect_timeout, remaining)),
-                read=max(0.1, min(self._read_timeout, remaining)),
+        seconds = self._budget_seconds
+        if budget_seconds is not None:
+            seconds = min(seconds, budget_seconds)
+        budget = CallBudget.lasting(seconds, clock=self._clock, sleep=self._sleep, rng=self._rng)
+        backoff_base, backoff_jitter, backoff_max = self._backoff
+        retries = retry_policy(
+            budget,
+            max_attempts=self._max_attempts,
+            methods={"POST"},
+            backoff_base=backoff_base,
+            backoff_jitter=backoff_jitter,
+            backoff_max=backoff_max,
+        )
+        status: int | None = None
+        # Errors are raised outside the except blocks: urllib3's exceptions quote the URL, a
+        # credential, and must not ride along as __context__.
+        try:
+            answer = fetch(
+                self._pool_manager(),
+                "POST",
+                webhook_url,
+                budget=budget,
+                retries=retries,
+                timeout=DeadlineTimeout(*self._timeouts, budget),
+                max_body=_ANSWER_MAX_BYTES,
+                body_required=False,
+                body=body,
+                headers={"Content-Type": "application/json; charset=utf-8"},
             )
-            status: int | None = None
-            try:
-                response = self._pool_manager().request(
-                    "POST",
-                    webhook_url,
-                    body=body,
-                    headers={"Content-Type": "application/json; charset=utf-8"},
-                    timeout=timeout,
-                    retries=False,
-                    redirect=False,
-                )
-            except urllib3.exceptions.HTTPError as exc:
-                # Only the class name: urllib3's messages include the URL, which is a secret.
-                problem = f"network error ({type(exc).__name__})"
-                wait = self._backoff(attempt)
+        except MaxRetryError as exc:
+            problem = f"network error ({type(exc.reason).__name__})"
+        except HTTPError as exc:
+            problem = f"network error ({type(exc).__name__})"
+        else:
+            status = answer.status
+            if 200 <= status < 300:
+                return
+            text = excerpt(answer.body, secrets=(webhook_url,))
+            if status == 429:
+                retry_after = retry_after_seconds(answer.headers)
+                asked = f" (Retry-After {retry_after:g} s)" if retry_after is not None else ""
+                problem = f"HTTP 429 rate limited{asked}"
+            elif status >= 500:
+                problem = f"HTTP {status} {text}".rstrip()
             else:
-                status = response.status
-                if 200 <= status < 300:
-                    return
-                answer = _answer_text(response.data)
-                if status == 429:
-                    retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
-                    wait = retry_after if retry_after is not None else self._backoff(attempt)
-                    problem = f"HTTP 429 rate limited (Retry-After {wait:g} s)"
-                elif status >= 500:
-                    wait = self._backoff(attempt)
-                    problem = f"HTTP {status} {answer}".rstrip()
-                else:
-                    raise SlackDeliveryError(
-                        f"Slack rejected the message: HTTP {status} {answer}".rstrip(),
-                        status=status,
-                        permanent=True,
-                    )
-            if attempt >= self._max_attempts:
                 raise SlackDeliveryError(
-                    f"Slack delivery failed after {attempt} attempts: {problem}", status=status
-                )
-            if self._clock() + wait > deadline:
-                raise SlackDeliveryError(
-                    f"Slack delivery gave up after {attempt} attempts, next wait {wait:g} s "
-                    f"exceeds the time left: {problem}",
+                    f"Slack rejected the message: HTTP {status} {text}".rstrip(),
                     status=status,
+                    permanent=True,
                 )
-            logger.info(
-                "Slack delivery will retry",
-                extra={"attempt": attempt, "wait_seconds": wait, "problem": problem},
+        attempts = budget.attempts
+        if budget.refused_wait is not None:
+            raise SlackDeliveryError(
+                f"Slack delivery gave up after {attempts} attempt(s), next wait "
+                f"{budget.refused_wait:g} s exceeds the time left: {problem}",
+                status=status,
             )
-            self._sleep(wait)
-
-
-def _answer_text(data: bytes) -> str:
-    text = data[:_ANSWER_MAX_CHARS].decode("utf-8", errors="replace")
-    return " ".join(text.split())
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After in seconds; HTTP-date forms are not used by Slack and fall back to backoff."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
+        raise SlackDeliveryError(
+            f"Slack delivery failed after {attempts} attempt(s): {problem}", status=status
+        )
 
 
 class OncePerMessage:
@@ -224,25 +226,34 @@ class DeliveryReport:
     duplicates: tuple[str, ...]  # already posted by an earlier delivery
 
 
+def _sns_record(record: SNSEventRecord | Mapping[str, Any]) -> SNSEventRecord:
+    return record if isinstance(record, SNSEventRecord) else SNSEventRecord(dict(record))
+
+
 def deliver_sns_event(
-    records: Sequence[Mapping[str, Any]],
+    records: Iterable[SNSEventRecord | Mapping[str, Any]],
     webhook_url: str,
     *,
     client: SlackClient,
     once: OncePerMessage | None = None,
     remaining_seconds: Callable[[], float] | None = None,
 ) -> DeliveryReport:
-    """Post every SNS record's message to Slack. Every record is tried; if any failed, one
+    """Post every SNS record's message to Slack. `records` are Powertools SNSEventRecords
+    (`SNSEvent(event).records`) or the raw record dicts of a Lambda SNS event. Every record is
+    tried; if any failed (including a record that carries no SNS message), one
     SlackDeliveryError naming them is raised afterwards, so Lambda retries the event (records
     already posted are skipped by `once`) and finally sends it to the on-failure destination."""
     posted: list[str] = []
     duplicates: list[str] = []
     failures: list[str] = []
-    for index, record in enumerate(records):
-        sns = record.get("Sns") or {}
-        message_id = str(sns.get("MessageId") or f"record-{index}")
+    every = [_sns_record(record) for record in records]
+    for index, record in enumerate(every):
+        message_id = f"record-{index}"
         try:
-            payload = slack_payload_for_sns(str(sns.get("Message") or ""), sns.get("Subject"))
+            sns = record.sns
+            message_id = sns.message_id
+            # SNS writes "Subject": null when none was published; tolerate it missing too.
+            payload = slack_payload_for_sns(sns.message, sns.get("Subject"))
             budget = remaining_seconds() if remaining_seconds is not None else None
 
             def post(payload: Mapping[str, Any] = payload, budget: float | None = budget) -> None:
@@ -255,6 +266,8 @@ def deliver_sns_event(
                 ran = once.run(message_id, post)
         except Exception as exc:  # every record must be tried; the failures are raised below
             reason = str(exc) if isinstance(exc, SlackDeliveryError | ValueError) else ""
+            if isinstance(exc, KeyError | TypeError):
+                reason = "not an SNS record with a MessageId and a Message"
             failure = f"{message_id}: {type(exc).__name__} {reason}".rstrip()
             logger.error(
                 "Slack delivery failed", extra={"message_id": message_id, "error": failure}
@@ -265,7 +278,7 @@ def deliver_sns_event(
         logger.info("Slack delivery", extra={"message_id": message_id, "posted": ran})
     if failures:
         raise SlackDeliveryError(
-            f"{len(failures)} of {len(records)} SNS records not delivered to Slack: "
+            f"{len(failures)} of {len(every)} SNS records not delivered to Slack: "
             + "; ".join(failures)
         )
     return DeliveryReport(posted=tuple(posted), duplicates=tuple(duplicates))
