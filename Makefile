@@ -50,8 +50,11 @@ format: dev ## apply ruff formatting and safe fixes
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-typecheck: dev ## mypy on the shared package
+typecheck: dev ## mypy on the shared package, the handlers, the local kit and the scripts
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy local scripts
+	@# each handler is a module named `app`: checked one at a time
+	for handler in functions/*/app.py; do $(VENV)/bin/mypy "$$handler" || exit 1; done
 
 security: dev ## bandit on our code, pip-audit on the pinned runtime requirements
 	bash scripts/security.sh

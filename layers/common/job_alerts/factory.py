@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from job_alerts.config import ConfigError, Settings
 from job_alerts.thresholds import (
@@ -17,6 +17,13 @@ from job_alerts.thresholds import (
     load_overrides_text,
 )
 from job_alerts.timeutil import Clock, system_clock
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+
+    from job_alerts.brightdata import BrightDataClient
+    from job_alerts.publish import AlertPublisher
+    from job_alerts.state import StateStore
 
 # Bright Data token and overrides are re-read at most this often by a warm Lambda.
 PARAMETER_MAX_AGE_SECONDS = 300
@@ -34,7 +41,7 @@ def settings() -> Settings:
 
 
 @functools.cache
-def aws_client(service: str) -> Any:
+def aws_client(service: str) -> BaseClient:
     import boto3
     from botocore.config import Config
 
@@ -67,7 +74,7 @@ def token_provider(cfg: Settings) -> Callable[[], str]:
     return from_ssm
 
 
-def bright_data_client(cfg: Settings) -> Any:
+def bright_data_client(cfg: Settings) -> BrightDataClient:
     from job_alerts.brightdata import BrightDataClient
 
     return BrightDataClient(
@@ -75,13 +82,13 @@ def bright_data_client(cfg: Settings) -> Any:
     )
 
 
-def state_store(cfg: Settings) -> Any:
+def state_store(cfg: Settings) -> StateStore:
     from job_alerts.state import StateStore
 
     return StateStore(cfg.require_table(), aws_client("dynamodb"))
 
 
-def publisher(cfg: Settings) -> Any:
+def publisher(cfg: Settings) -> AlertPublisher:
     from job_alerts.publish import AlertPublisher
 
     return AlertPublisher(cfg.require_topic(), aws_client("sns"))
