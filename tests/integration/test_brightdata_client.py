@@ -619,6 +619,34 @@ def test_client_slow_body_that_ends_in_time_is_read(
     }
 
 
+def test_client_body_that_stops_mid_way_is_read_again_for_get(
+    bd_sim: BrightDataSimulator,
+    make_client: Callable[..., BrightDataClient],
+    sleeps: RecordingSleep,
+) -> None:
+    # Given a log whose head arrives but whose body then pauses longer than the read timeout,
+    # once, with time left in the budget
+    bd_sim.inject("log", "trickle", seconds=1.0)
+    client = make_client(read_timeout=0.3, call_budget_seconds=5.0)
+    # When it is read / Then the GET was retried after the usual backoff and succeeded
+    assert client.get_log("j_done")["Id"] == "j_done"
+    assert bd_sim.count("log") == 2
+    assert sleeps.calls == pytest.approx([BASE])
+    assert client.stats.snapshot()["retries"] == {Endpoint.LOG.value: 1}
+
+
+def test_client_rerun_whose_answer_stops_mid_way_is_not_sent_again(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
+) -> None:
+    # Given a rerun whose answer pauses mid-body longer than the read timeout
+    bd_sim.inject("rerun", "trickle", seconds=1.0)
+    # When re-run / Then Transient after one request: the job may already have started
+    with pytest.raises(Transient, match="read timed out") as caught:
+        make_client(read_timeout=0.3).rerun("j_done")
+    assert bd_sim.count("rerun") == 1
+    assert caught.value.endpoint is Endpoint.RERUN
+
+
 def test_client_stall_past_the_budget_is_cut_at_the_budget(
     bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
 ) -> None:
