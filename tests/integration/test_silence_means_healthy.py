@@ -21,10 +21,19 @@ from tests.integration.test_monitor_scenarios import (
     good_job,
     kinds,
     make_monitor,
-    world,  # noqa: F401 - the scenario fixture, shared
+    sim_clock,
 )
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def world(
+    monitor_env: Callable[..., None], simulator: BrightDataSimulator, stack: LocalStack
+) -> World:
+    simulator.add_collector(COLLECTOR, "amazon-products")
+    return simulator, stack, sim_clock(simulator)
+
 
 World = tuple[BrightDataSimulator, LocalStack, ManualClock]
 

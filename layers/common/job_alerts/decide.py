@@ -506,8 +506,7 @@ def _refused_detail(refused: Sequence[BrightDataError]) -> str:
 _DEGRADED_MESSAGES = {
     HealthState.TOKEN_REJECTED: "Bright Data API token rejected (401): no job can be read",
     HealthState.API_UNREACHABLE: (
-        "Bright Data API unreachable: most reads failed or answered what cannot be judged "
-        "this run"
+        "Bright Data API unreachable: most reads failed or answered what cannot be judged this run"
     ),
     HealthState.ENDPOINT_REFUSED: (
         "Bright Data refused an endpoint for this account (403); jobs that can be read are "

@@ -35,9 +35,7 @@ def is_job_id(value: object) -> bool:
 
 
 def is_collector_id(value: object) -> bool:
-    return (
-        isinstance(value, str) and COLLECTOR_ID_PATTERN.fullmatch(str.__str__(value)) is not None
-    )
+    return isinstance(value, str) and COLLECTOR_ID_PATTERN.fullmatch(str.__str__(value)) is not None
 
 
 def _validate(value: object, pattern: re.Pattern[str], what: str, expected: str) -> str:
