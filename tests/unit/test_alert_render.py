@@ -556,3 +556,62 @@ def test_render_unsettled_job_rate_is_so_far_and_stuck_advice_does_not_say_rerun
     assert "Success rate:" not in email
     assert "/rerun" not in email
     assert "max_queue_minutes" in email
+
+
+def _threshold_alert(rule: str, observed: float | int, limit: float | int) -> dict[str, Any]:
+    entry = AlertEntry(
+        kind=AlertKind.ALARM,
+        rule=rule,
+        severity=Severity.WARNING,
+        message="over the limit",
+        observed=observed,
+        limit=limit,
+        job_ids=("j_measured0000000001",),
+    )
+    return to_document(_alert([entry], []))
+
+
+@pytest.mark.parametrize(
+    ("rule", "observed", "limit", "measure"),
+    [
+        (Rule.SUCCESS_RATE_BELOW_MIN, 0.42, 0.9, "success rate 42% < 90%"),
+        (Rule.FAIL_RATIO_ABOVE_MAX, 0.255, 0.2, "fail ratio 25.5% > 20%"),
+        (Rule.FAILS_ABOVE_MAX, 1234, 0, "failed inputs 1,234 > 0"),
+        (Rule.OUTPUT_BELOW_MIN, 0, 1, "output lines 0 < 1"),
+        (Rule.STUCK_QUEUED, 65.04, 60.0, "queued 65 min > 60 min"),
+        (Rule.STUCK_RUNNING, 241.55, 240.0, "running 241.6 min > 240 min"),
+    ],
+)
+def test_render_measure_reads_in_the_rules_subject_unit_and_direction(
+    rule: Rule, observed: float | int, limit: float | int, measure: str
+) -> None:
+    # Given an alert about one threshold rule with its observed value and limit
+    doc = _threshold_alert(rule, observed, limit)
+    # When it is rendered
+    email = render_email(doc)
+    # Then subject, email and Slack say it the way the rule catalogue describes the rule
+    assert render_subject(doc) == f"[WARNING] amazon-products: {measure}"
+    assert f"Observed vs limit: {measure}\n" in email
+    assert escape_mrkdwn(measure) in render_slack(doc)["blocks"][3]["text"]["text"]
+
+
+@pytest.mark.parametrize("rule", [Rule.JOB_FAILED, Rule.JOB_CANCELLED, "api_health"])
+def test_render_rules_without_a_threshold_show_no_measure(rule: str) -> None:
+    # Given an entry of a rule with no limit to compare against, but with values
+    doc = _threshold_alert(rule, 1, 2)
+    # When it is rendered for email / Then there is no "observed vs limit" line
+    assert "Observed vs limit" not in render_email(doc)
+
+
+@pytest.mark.parametrize(
+    ("rule", "state"), [("stuck_queued", "queued"), ("stuck_running", "running")]
+)
+def test_render_stuck_advice_is_check_or_cancel_for_any_kind(rule: str, state: str) -> None:
+    # Given a stuck-job entry, whichever kind of alert carries it
+    for kind in (AlertKind.JOB, AlertKind.ALARM, AlertKind.REMINDER):
+        entry = AlertEntry(kind=kind, rule=rule, severity=Severity.WARNING, message="stuck")
+        email = render_email(to_document(_alert([entry], [])))
+        # Then the advice is the rule's own: check or cancel, raise its limit; never rerun
+        assert f"What to do: The job is still {state}: check its progress" in email
+        assert f"raise `max_{'queue' if state == 'queued' else 'run'}_minutes`" in email
+        assert "/rerun" not in email

@@ -1,0 +1,60 @@
+"""Slack rendering of a CloudWatch alarm notification (the alarm JSON SNS delivers when one of
+the stack's own alarms changes state). A pure function of that JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from job_alerts.alerts.blockkit import context, esc, section
+
+__all__ = ["render_cloudwatch_slack"]
+
+_ALARM_STATE_EMOJI: Mapping[str, str] = {
+    "ALARM": ":red_circle:",
+    "OK": ":white_check_mark:",
+    "INSUFFICIENT_DATA": ":grey_question:",
+}
+
+
+def _console_link(alarm_arn: str, name: str) -> str | None:
+    """The alarm's page in the CloudWatch console, when the ARN says which region it is in."""
+    arn_parts = alarm_arn.split(":")
+    if len(arn_parts) < 7 or arn_parts[2] != "cloudwatch":
+        return None
+    region = quote(arn_parts[3], safe="")
+    return (
+        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+        f"#alarmsV2:alarm/{quote(name, safe='')}"
+    )
+
+
+def render_cloudwatch_slack(alarm: Mapping[str, Any]) -> dict[str, Any]:
+    """Slack payload for a CloudWatch alarm notification (the alarm JSON SNS delivers)."""
+    name = str(alarm.get("AlarmName") or "unnamed alarm")
+    new_state = str(alarm.get("NewStateValue") or "UNKNOWN")
+    old_state = str(alarm.get("OldStateValue") or "?")
+    emoji = _ALARM_STATE_EMOJI.get(new_state, ":grey_question:")
+    # Plain-text header: only known state names, never outside text.
+    shown_state = new_state if new_state in _ALARM_STATE_EMOJI else "changed state"
+    lines = [
+        f"*Alarm:* {esc(name, 250)}",
+        f"*State:* {esc(old_state, 40)} → *{esc(new_state, 40)}*",
+        f"*Reason:* {esc(str(alarm.get('NewStateReason') or '-'), 1000)}",
+        f"*Changed at:* {esc(str(alarm.get('StateChangeTime') or '-'), 60)}",
+    ]
+    description = alarm.get("AlarmDescription")
+    if description:
+        lines.insert(1, f"*About:* {esc(str(description), 1000)}")
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": f"{emoji} CloudWatch alarm {shown_state}"},
+        },
+        section(lines),
+    ]
+    console = _console_link(str(alarm.get("AlarmArn") or ""), name)
+    if console is not None:
+        blocks.append(context(f"<{console}|Open in the CloudWatch console>"))
+    return {"text": esc(f"CloudWatch alarm {name}: {new_state}", 300), "blocks": blocks}

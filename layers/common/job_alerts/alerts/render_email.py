@@ -1,0 +1,119 @@
+"""Email rendering of an alert document: the SNS subject (one line, under 100 characters) and a
+plain-text body. Pure functions of the document."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from job_alerts.alerts.document import from_document
+from job_alerts.alerts.model import AlertKind, JobFacts, job_link
+from job_alerts.alerts.wording import (
+    ERROR_TEXT_MAX_CHARS,
+    MESSAGE_MAX_CHARS,
+    SINCE_LABELS,
+    URL_TEXT_MAX_CHARS,
+    entry_summary,
+    format_duration,
+    headline,
+    measure,
+    one_line,
+    percent,
+    show_time,
+    silence_hint,
+    what_to_do,
+)
+
+__all__ = ["SUBJECT_MAX_CHARS", "render_email", "render_subject"]
+
+# SNS: "less than 100 characters, no line breaks or control characters".
+SUBJECT_MAX_CHARS = 99
+
+
+def render_subject(doc: Mapping[str, Any]) -> str:
+    """SNS subject: one line, under 100 characters, ellipsis when cut."""
+    return one_line(headline(from_document(doc)), SUBJECT_MAX_CHARS)
+
+
+def _job_lines(job: JobFacts) -> list[str]:
+    title = f"Job {one_line(job.job_id, 80)} ({one_line(job.status, 30)})"
+    lines = [title, f"  Control panel: {job_link(job.job_id)}"]
+    if job.success_rate is not None:
+        detail = ""
+        if job.success is not None and job.inputs is not None:
+            detail = f" ({job.success:,} of {job.inputs:,} inputs succeeded)"
+        # An unsettled job's rate is only what it has done so far.
+        label = "Success rate:  " if job.settled else "Success so far: "
+        lines.append(f"  {label}{percent(job.success_rate)}{detail}")
+    counts = [
+        f"{name} {value:,}"
+        for name, value in (("inputs", job.inputs), ("failed", job.fails), ("lines", job.lines))
+        if value is not None
+    ]
+    if counts:
+        lines.append(f"  Counts:        {', '.join(counts)}")
+    if job.queue_time_s is not None or job.job_time_s is not None:
+        queued = format_duration(job.queue_time_s) if job.queue_time_s is not None else "-"
+        ran = format_duration(job.job_time_s) if job.job_time_s is not None else "-"
+        lines.append(f"  Queue / run:   {queued} / {ran}")
+    lines.append(f"  Created:       {show_time(job.created)}")
+    lines.append(f"  Started:       {show_time(job.started)}")
+    lines.append(f"  Finished:      {show_time(job.finished)}")
+    if job.errors is not None and job.errors.kinds:
+        lines.append("  Top errors:")
+        lines.extend(
+            f"    {count:>5,} x {one_line(error, ERROR_TEXT_MAX_CHARS)}"
+            for error, count in job.errors.kinds
+        )
+    if job.errors is not None and job.errors.samples:
+        lines.append("  Failing inputs (sample):")
+        lines.extend(
+            f"    {one_line(url, URL_TEXT_MAX_CHARS)} - {one_line(error, ERROR_TEXT_MAX_CHARS)}"
+            for url, error in job.errors.samples
+        )
+    return lines
+
+
+def render_email(doc: Mapping[str, Any]) -> str:
+    """Plain-text email body."""
+    alert = from_document(doc)
+    out: list[str] = []
+    if alert.test:
+        out += ["THIS IS A TEST ALERT. Nothing is wrong; it checks that alerts reach you.", ""]
+    out.append(one_line(headline(alert), 400))
+    out.append("")
+    if alert.collector_id is not None or alert.collector_name is not None:
+        name = one_line(alert.collector_name or "-", 200)
+        out.append(f"Collector:     {name} ({one_line(alert.collector_id or 'no id', 80)})")
+    else:
+        out.append("Collector:     - (about the monitor itself)")
+    out.append(f"Severity:      {alert.severity.value}")
+    out.append(f"Jobs affected: {alert.affected_jobs} in this run")
+    out.append(f"Alerted at:    {show_time(alert.created_at)}")
+    for entry in alert.ordered_entries:
+        out += ["", f"== {entry.kind.value} ({entry.severity.value}): {entry_summary(entry)}"]
+        out.append(one_line(entry.message, MESSAGE_MAX_CHARS))
+        measured = measure(entry)
+        if measured is not None:
+            out.append(f"Observed vs limit: {measured}")
+        if entry.job_ids:
+            out.append(f"Jobs: {one_line(', '.join(entry.job_ids), 400)}")
+        if entry.since is not None:
+            out.append(f"{SINCE_LABELS.get(entry.kind, 'Since')}: {show_time(entry.since)}")
+        if entry.duration_s is not None:
+            lasted = "In alarm for" if entry.kind is AlertKind.REMINDER else "The alarm lasted"
+            out.append(f"{lasted} {format_duration(entry.duration_s)}.")
+        out.append(f"What to do: {what_to_do(entry)}")
+    if alert.jobs:
+        out += ["", "Jobs", "----"]
+        for job in alert.jobs:
+            out += _job_lines(job)
+        if len(alert.jobs) < alert.affected_jobs:
+            out.append(f"(and {alert.affected_jobs - len(alert.jobs)} more jobs not listed)")
+    out += ["", "--", "Sent by job-alerts (Bright Data job alerts)."]
+    silence = silence_hint(alert)
+    if silence is not None:
+        out.append(f"Silence this collector: {silence}")
+    out.append("Adjust limits: job-alerts thresholds")
+    out.append(f"Alert id: {alert.alert_id}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,188 @@
+"""The words every channel shares: how values, durations and times read, the headline and the
+short summary of an entry, and what to do about it. What a rule measures, its unit, direction and
+advice come from the rule catalogue."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from job_alerts.alerts.model import GOOD_NEWS_KINDS, Alert, AlertEntry, AlertKind
+from job_alerts.rules import Rule, Unit, spec_named
+
+__all__ = [
+    "ERROR_TEXT_MAX_CHARS",
+    "MESSAGE_MAX_CHARS",
+    "SINCE_LABELS",
+    "URL_TEXT_MAX_CHARS",
+    "entry_summary",
+    "format_duration",
+    "headline",
+    "measure",
+    "one_line",
+    "percent",
+    "show_time",
+    "silence_hint",
+    "tag",
+    "truncate",
+    "what_to_do",
+]
+
+# Bright Data error strings can be whole stack traces; an alert needs the gist.
+ERROR_TEXT_MAX_CHARS = 160
+URL_TEXT_MAX_CHARS = 200
+MESSAGE_MAX_CHARS = 600
+
+_WHAT_TO_DO: Mapping[AlertKind, str] = {
+    AlertKind.ALARM: (
+        "Open the job in the Bright Data control panel to see what failed; rerun the failed "
+        'inputs with `POST /dca/jobs/{job_id}/rerun` (body {{"failed_only": 1}}); if the '
+        "limit is too strict for this collector, change it with `job-alerts thresholds`."
+    ),
+    AlertKind.JOB: (
+        "Open the job in the Bright Data control panel to see why it stopped; rerun it with "
+        "`POST /dca/jobs/{job_id}/rerun` once the cause is fixed."
+    ),
+    AlertKind.REMINDER: (
+        "The alarm is still open: check the latest job in the control panel, rerun failed "
+        "inputs with `POST /dca/jobs/{job_id}/rerun`, or adjust the limit with "
+        "`job-alerts thresholds`."
+    ),
+    AlertKind.RESOLVED: "Nothing to do: the collector is back within its limits.",
+    AlertKind.DEGRADED: (
+        "The monitor cannot judge jobs until this is fixed: check the Bright Data API token "
+        "and the API's reachability, then run `job-alerts check`. Jobs are kept and judged "
+        "once it works again."
+    ),
+    AlertKind.RECOVERED: "Nothing to do: the monitor is judging jobs again and catches up.",
+    AlertKind.TEST: (
+        "Nothing to do: this is a test of the alert delivery (`job-alerts test-alert`)."
+    ),
+}
+
+SINCE_LABELS: Mapping[AlertKind, str] = {
+    AlertKind.REMINDER: "Still failing since",
+    AlertKind.RESOLVED: "Alarm started",
+    AlertKind.RECOVERED: "Degraded since",
+}
+
+
+def format_duration(seconds: float) -> str:
+    """Human duration: "45 s", "12 min", "2 h 15 min", "3 d 4 h"."""
+    total = max(0, round(seconds))
+    if total < 60:
+        return f"{total} s"
+    minutes = total // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def show_time(value: datetime | None) -> str:
+    """A moment as people read it in an alert: "2025-04-28 14:00:00 UTC", or "-"."""
+    if value is None:
+        return "-"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def percent(rate: float) -> str:
+    return f"{round(rate * 100, 1):g}%"
+
+
+def _number(value: float | int) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{round(value, 1):g}"
+
+
+def one_line(text: str, limit: int) -> str:
+    """Control characters and line breaks become spaces; runs of spaces collapse; cut at limit."""
+    cleaned = "".join(
+        " " if unicodedata.category(char)[0] in "CZ" else char for char in text
+    ).split()
+    return truncate(" ".join(cleaned), limit)
+
+
+def truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _show(unit: Unit, value: float | int | str) -> str:
+    if isinstance(value, str):
+        return value
+    if unit is Unit.RATE:
+        return percent(value)
+    if unit is Unit.MINUTES:
+        return f"{_number(value)} min"
+    return _number(value)
+
+
+def measure(entry: AlertEntry) -> str | None:
+    """ "success rate 42% < 90%" for threshold rules with known values; None otherwise."""
+    spec = spec_named(entry.rule)
+    if spec is None or spec.threshold is None or entry.observed is None or entry.limit is None:
+        return None
+    unit = spec.threshold.unit
+    operator = spec.threshold.direction.breach_operator
+    return f"{spec.subject} {_show(unit, entry.observed)} {operator} {_show(unit, entry.limit)}"
+
+
+def _subject(rule: str) -> str:
+    spec = spec_named(rule)
+    return spec.subject if spec is not None else rule.replace("_", " ")
+
+
+def entry_summary(entry: AlertEntry) -> str:
+    """A short phrase for subjects and headings."""
+    measured = measure(entry)
+    subject = _subject(entry.rule)
+    if entry.kind is AlertKind.RESOLVED:
+        lasted = (
+            f" after {format_duration(entry.duration_s)}" if entry.duration_s is not None else ""
+        )
+        return f"{subject} back within limits{lasted}"
+    if entry.kind is AlertKind.REMINDER:
+        since = f" since {show_time(entry.since)}" if entry.since is not None else ""
+        return f"{measured or subject} still in alarm{since}"
+    if entry.rule == Rule.JOB_FAILED:
+        return f"job {entry.job_ids[0]} failed" if entry.job_ids else "job failed"
+    if entry.rule == Rule.JOB_CANCELLED:
+        return f"job {entry.job_ids[0]} cancelled" if entry.job_ids else "job cancelled"
+    return measured or one_line(entry.message, 80)
+
+
+def tag(alert: Alert) -> str:
+    """ "[CRITICAL]", "[RESOLVED]", "[TEST] [WARNING]": how subjects and headers start."""
+    top = alert.top_entry
+    word = top.kind.value if top.kind in GOOD_NEWS_KINDS else alert.severity.value.upper()
+    if alert.test:
+        return "[TEST]" if top.kind is AlertKind.TEST else f"[TEST] [{word}]"
+    return f"[{word}]"
+
+
+def headline(alert: Alert) -> str:
+    """Subject-style headline (any length)."""
+    entries = alert.ordered_entries
+    if len(entries) == 1:
+        what = entry_summary(entries[0])
+    else:
+        what = f"{len(entries)} alerts (" + ", ".join(entry_summary(e) for e in entries) + ")"
+    return f"{tag(alert)} {one_line(alert.collector_label, 60)}: {what}"
+
+
+def what_to_do(entry: AlertEntry) -> str:
+    """The advice for an entry: the rule's own when the catalogue has one, else its kind's."""
+    spec = spec_named(entry.rule)
+    if spec is not None and spec.advice is not None:
+        return spec.advice
+    job_id = one_line(entry.job_ids[0], 80) if len(entry.job_ids) == 1 else "<job_id>"
+    return _WHAT_TO_DO[entry.kind].format(job_id=job_id)
+
+
+def silence_hint(alert: Alert) -> str | None:
+    if alert.collector_id is None:
+        return None
+    return f"job-alerts silence {alert.collector_id} --for 2h"
