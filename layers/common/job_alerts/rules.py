@@ -439,8 +439,11 @@ _OUTPUT_BELOW_MIN = RuleSpec(
 def _catalogue(*specs: RuleSpec) -> Mapping[Rule, RuleSpec]:
     by_rule = {spec.rule: spec for spec in specs}
     if len(by_rule) != len(specs) or set(by_rule) != set(Rule):
-        missing = sorted(set(Rule) - set(by_rule))
-        raise RuntimeError(f"the rule catalogue needs exactly one spec per Rule; missing {missing}")
+        missing = [rule.value for rule in Rule if rule not in by_rule]
+        raise RuntimeError(
+            f"the rule catalogue needs exactly one spec per Rule (missing: {missing}; "
+            f"{len(specs) - len(by_rule)} given twice)"
+        )
     # In Rule order: judge() answers in that order and thresholds list their fields in it.
     return MappingProxyType({rule: by_rule[rule] for rule in Rule})
 
