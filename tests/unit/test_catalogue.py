@@ -4,6 +4,7 @@ and the README all tell the same story about every rule and threshold."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -228,6 +229,20 @@ def test_template_count_parameters_admit_only_whole_numbers(key: str) -> None:
     # Then a fraction cannot be deployed
     pattern = parameter.get("AllowedPattern")
     assert pattern is not None and not re.fullmatch(pattern, "1.5")
+
+
+def test_template_dashboard_charts_the_findings_of_every_rule() -> None:
+    # Given the dashboard's text (a Fn::Sub of its JSON body)
+    dashboards = [
+        resource["Properties"]["DashboardBody"]
+        for resource in TEMPLATE["Resources"].values()
+        if resource["Type"] == "AWS::CloudWatch::Dashboard"
+    ]
+    assert len(dashboards) == 1
+    body = json.dumps(dashboards[0])
+    # Then it charts the Findings_<rule> metric of each catalogue rule, and of no other
+    charted = re.findall(r"Findings_([a-z_]+)", body)
+    assert charted == [rule.value for rule in RULES]
 
 
 # --- README --------------------------------------------------------------------------------
