@@ -8,7 +8,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help dev dev-tools demo run test test-timeshift test-fast lint format typecheck build validate sam-checks \
-	security bench soak ci clean
+	security bench soak ci clean mutation
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -79,3 +79,6 @@ ci: lint typecheck security sam-checks test test-timeshift ## everything CI runs
 
 clean: ## remove virtualenvs and build output
 	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+mutation: dev ## mutmut on rules/joblog/thresholds/alerts against tests/unit (slow); prints the score
+	bash scripts/mutation.sh $(ARGS)
