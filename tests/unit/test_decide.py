@@ -311,3 +311,15 @@ def test_decide_health_change_is_one_claimed_message_and_no_change_is_none() -> 
     assert recovered is not None
     assert recovered.entries[0].kind is AlertKind.RECOVERED
     assert recovered.entries[0].duration_s == 1800
+
+
+def test_decide_failed_job_with_an_odd_field_is_reported_and_names_the_field() -> None:
+    # Given a failed job whose `Fails` is unreadable
+    payload = {"Id": "j_odd", "Collector": CID, "Status": "failed", "Inputs": 10, "Fails": "many"}
+    record = JobRecord(job_id="j_odd", collector_id=CID, first_seen=NOW)
+    judged = judge_jobs([(record, parse_job_log(payload))], lambda _c: LIMITS, NOW)
+    # When decided, Then job_failed is still sent, and its message names the odd field
+    decision = decide(judged.by_collector[CID])
+    (entry,) = [e for e in decision.entries if e.rule == "job_failed"]
+    assert "fails" in entry.message
+    assert "note:" in entry.message

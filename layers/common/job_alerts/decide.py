@@ -219,7 +219,7 @@ def _job_event(
             kind=AlertKind.JOB,
             rule=result.rule.value,
             severity=finding.severity,
-            message=finding.message,
+            message=with_notes(finding.message, job),
             observed=finding.observed,
             limit=finding.limit,
             job_ids=(job.job_id,),
@@ -285,6 +285,14 @@ def _readable_again(
         JobRuleClaim(job_id, JOB_READABLE_AGAIN, now, settings.history_ttl_days),
     )
     decision.jobs[job_id] = item.job
+
+
+def with_notes(message: str, job: JobLog) -> str:
+    """The message, plus what could not be read of the job's answer (an odd field, a success
+    rate that disagreed with the counts, an unknown status), so the alert names it."""
+    if not job.notes:
+        return message
+    return f"{message} (note: {'; '.join(job.notes[:3])})"
 
 
 def _current(alarms: dict[str, RuleAlarm], collector_id: str, rule: Rule) -> tuple[RuleAlarm, int]:
