@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,10 +12,14 @@ from job_alerts.joblog import JobLog, JobStatus, parse_job_log
 from job_alerts.rules import (
     COLLECTOR_RULES,
     JOB_EVENT_RULES,
+    RULES,
+    THRESHOLD_SPECS,
+    Direction,
     Finding,
     Rule,
     RuleResult,
     Severity,
+    Unit,
     Verdict,
     evaluate,
     judge,
@@ -40,6 +45,8 @@ def make_job(**fields: Any) -> JobLog:
         "created": NOW - timedelta(minutes=30),
         "started": NOW - timedelta(minutes=29),
         "finished": NOW - timedelta(minutes=1),
+        "queue_time": timedelta(minutes=1),
+        "job_time": timedelta(minutes=28),
     }
     base.update(fields)
     return JobLog(**base)
@@ -96,31 +103,43 @@ def test_severity_parse_unknown_lists_valid_values(text: str) -> None:
 # --- rule catalogue ------------------------------------------------------------------------
 
 
+# A limit no healthy job comes near, per unit: below it for minimums, above it for maximums.
+LENIENT: dict[Direction, dict[Unit, Any]] = {
+    Direction.MIN: {Unit.RATE: 0.0, Unit.COUNT: 0, Unit.MINUTES: 0.001},
+    Direction.MAX: {Unit.RATE: 1.0, Unit.COUNT: 10**9, Unit.MINUTES: 10.0**9},
+}
+# Every optional threshold set (leniently), so every rule is on.
+ALL_ON = dataclasses.replace(
+    DEFAULTS,
+    **{
+        key: LENIENT[spec.direction][spec.unit]
+        for key, spec in THRESHOLD_SPECS.items()
+        if spec.optional
+    },
+)
+
+
 def test_rule_sets_partition_all_rules() -> None:
     assert set(Rule) == JOB_EVENT_RULES | COLLECTOR_RULES
     assert not JOB_EVENT_RULES & COLLECTOR_RULES
-    assert {
-        Rule.SUCCESS_RATE_BELOW_MIN,
-        Rule.FAILS_ABOVE_MAX,
-        Rule.FAIL_RATIO_ABOVE_MAX,
-        Rule.OUTPUT_BELOW_MIN,
-    } == COLLECTOR_RULES
 
 
-def test_judge_returns_one_result_per_enabled_rule_fail_ratio_off_by_default() -> None:
-    # Given default thresholds (max_fail_ratio None) / When judged
+def test_judge_returns_one_result_per_enabled_rule_optional_rules_off_by_default() -> None:
+    # Given default thresholds (optional ones, like max_fail_ratio, are None) / When judged
     rules = [result.rule for result in judge(make_job(), DEFAULTS, NOW)]
-    # Then every rule but the fail-ratio rule has exactly one result, in Rule order
-    assert rules == [rule for rule in Rule if rule is not Rule.FAIL_RATIO_ABOVE_MAX]
+    # Then every rule but those has exactly one result, in Rule order
+    off = {rule for rule, spec in RULES.items() if spec.threshold and spec.threshold.optional}
+    assert Rule.FAIL_RATIO_ABOVE_MAX in off
+    assert rules == [rule for rule in Rule if rule not in off]
 
 
-def test_judge_includes_fail_ratio_when_limit_set() -> None:
-    rules = [result.rule for result in judge(make_job(), Thresholds(max_fail_ratio=0.1), NOW)]
+def test_judge_includes_optional_rules_when_their_limit_is_set() -> None:
+    rules = [result.rule for result in judge(make_job(), ALL_ON, NOW)]
     assert rules == list(Rule)
 
 
 def test_judge_healthy_settled_job_is_all_ok() -> None:
-    results = judge(make_job(), Thresholds(max_fail_ratio=0.1), NOW)
+    results = judge(make_job(), ALL_ON, NOW)
     assert {result.verdict for result in results} == {Verdict.OK}
     assert all(result.finding is None for result in results)
     assert evaluate(make_job(), DEFAULTS, NOW) == []

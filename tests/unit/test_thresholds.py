@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from job_alerts.rules import THRESHOLD_SPECS, Unit
 from job_alerts.thresholds import (
     ENV_VARS,
     Overrides,
@@ -21,30 +22,26 @@ from job_alerts.thresholds import (
 NO_ENV: tuple[Thresholds, frozenset[str]] = (Thresholds(), frozenset())
 
 
-def test_thresholds_defaults_match_contract() -> None:
+def test_thresholds_defaults_are_the_catalogue_defaults_with_optional_rules_off() -> None:
     # Given / When: no configuration at all
     thresholds = Thresholds()
-    # Then: the documented defaults apply and the fail-ratio rule is off
-    assert thresholds.to_dict() == {
-        "min_success_rate": 0.9,
-        "max_fails": 0,
-        "max_fail_ratio": None,
-        "max_queue_minutes": 60.0,
-        "max_run_minutes": 240.0,
-        "min_lines": 1,
-    }
+    # Then: each threshold has its catalogue default (README and template agree, see
+    # test_catalogue), and the fail-ratio rule is off
+    assert thresholds.to_dict() == {key: spec.default for key, spec in THRESHOLD_SPECS.items()}
+    assert thresholds.min_success_rate == 0.9
+    assert thresholds.max_fail_ratio is None
 
 
 def test_thresholds_constructor_shows_rates_and_minutes_as_fractions_and_counts_as_whole() -> None:
     # Given whole numbers for every field
     thresholds = Thresholds(min_success_rate=1, max_queue_minutes=5, max_fails=3, min_lines=2)
     # When they are written out as `job-alerts thresholds --json` does
-    written = json.dumps(thresholds.to_dict())
+    written = {key: json.dumps(value) for key, value in thresholds.to_dict().items()}
     # Then rates and minutes read as numbers with a fraction, counts as whole numbers
-    assert '"min_success_rate": 1.0' in written
-    assert '"max_queue_minutes": 5.0' in written
-    assert '"max_fails": 3,' in written
-    assert '"min_lines": 2}' in written
+    assert written["min_success_rate"] == "1.0"
+    assert written["max_queue_minutes"] == "5.0"
+    assert written["max_fails"] == "3"
+    assert written["min_lines"] == "2"
 
 
 @pytest.mark.parametrize(
@@ -78,20 +75,19 @@ def test_thresholds_from_env_unset_gives_defaults_and_no_names() -> None:
     assert names == frozenset()
 
 
+# A valid value per unit, as text with stray whitespace, and what it reads as.
+ENV_SAMPLES = {Unit.RATE: (" 0.75 ", 0.75), Unit.COUNT: ("3 ", 3), Unit.MINUTES: (" 90.5", 90.5)}
+
+
 def test_thresholds_from_env_reads_every_variable() -> None:
-    # Given every variable set, with stray whitespace
-    environ = {
-        "MIN_SUCCESS_RATE": " 0.75 ",
-        "MAX_FAILS": "3",
-        "MAX_FAIL_RATIO": "0.2",
-        "MAX_QUEUE_MINUTES": "15",
-        "MAX_RUN_MINUTES": "90.5",
-        "MIN_LINES": "10",
-    }
+    # Given every variable of the catalogue set, with stray whitespace
+    environ = {spec.env_var: ENV_SAMPLES[spec.unit][0] for spec in THRESHOLD_SPECS.values()}
     # When read
     values, names = thresholds_from_env(environ)
     # Then each value is parsed and reported as set (by field name)
-    assert values == Thresholds(0.75, 3, 0.2, 15.0, 90.5, 10)
+    assert values.to_dict() == {
+        key: ENV_SAMPLES[spec.unit][1] for key, spec in THRESHOLD_SPECS.items()
+    }
     assert names == frozenset(ENV_VARS)
 
 
@@ -325,14 +321,12 @@ def test_effective_precedence_default_env_overrides_default_collector() -> None:
     assert result.values == Thresholds(
         min_success_rate=0.8, max_fails=10, max_queue_minutes=10, min_lines=1
     )
-    assert dict(result.sources) == {
+    set_by = {
         "min_success_rate": "environment",
         "max_fails": "overrides.default",
-        "max_fail_ratio": "default",
         "max_queue_minutes": "overrides.collectors.c_abc",
-        "max_run_minutes": "default",
-        "min_lines": "default",
     }
+    assert dict(result.sources) == {key: set_by.get(key, "default") for key in THRESHOLD_SPECS}
 
 
 def test_effective_collector_null_turns_fail_ratio_off() -> None:
