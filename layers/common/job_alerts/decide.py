@@ -42,6 +42,7 @@ from job_alerts.rules import (
     Severity,
     Verdict,
     judge,
+    spec_for,
 )
 from job_alerts.thresholds import Thresholds
 from job_alerts.timeutil import iso
@@ -433,16 +434,8 @@ def _worst(results: Iterable[RuleResult]) -> RuleResult | None:
     return max(ranked, key=lambda r: r.finding.severity.rank if r.finding else 0)
 
 
-_RULE_SUBJECTS = {
-    Rule.SUCCESS_RATE_BELOW_MIN: "success rate",
-    Rule.FAILS_ABOVE_MAX: "failed inputs",
-    Rule.FAIL_RATIO_ABOVE_MAX: "fail ratio",
-    Rule.OUTPUT_BELOW_MIN: "output lines",
-}
-
-
 def _resolved_message(rule: Rule, ok_jobs: Sequence[str], window: int) -> str:
-    what = _RULE_SUBJECTS.get(rule, rule.value)
+    what = spec_for(rule).subject
     if window > 1:
         return f"{what} back within its limit: fewer breaches than needed in the last {window} jobs"
     latest = f" (latest job {ok_jobs[-1]})" if ok_jobs else ""
