@@ -577,9 +577,9 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
         printer.clear_status()
 
         from job_alerts import factory
+        from job_alerts.models import HealthState
         from job_alerts.service import build_monitor
         from job_alerts.slack import OncePerMessage, SlackClient
-        from job_alerts.state import HealthState
 
         cfg = factory.settings()
         sink_address = sink.url.split("/")[2]

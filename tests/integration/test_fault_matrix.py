@@ -12,9 +12,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from job_alerts import factory
+from job_alerts.models import HealthState
 from job_alerts.monitor import Monitor
 from job_alerts.slack import OncePerMessage, SlackClient, SlackDeliveryError, deliver_sns_event
-from job_alerts.state import HealthState, StateStore
+from job_alerts.state import StateStore
 from local.clock import ManualClock
 from local.simulator import BrightDataSimulator
 from local.slack_sink import SlackSink

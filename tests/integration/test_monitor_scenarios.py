@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from job_alerts import factory
+from job_alerts.models import AlarmState, AlertStatus, HealthState
 from job_alerts.monitor import Monitor, RunSummary
 from job_alerts.service import build_monitor
-from job_alerts.state import AlarmState, AlertStatus, HealthState
 from local.clock import ManualClock
 from local.simulator import BrightDataSimulator
 from local.stack import LocalStack
@@ -404,7 +404,7 @@ def test_monitor_expired_job_is_forgotten(world, monitor_env) -> None:
 
 
 def test_monitor_silenced_collector_records_suppressed(world, monitor_env) -> None:
-    from job_alerts.state import Silence
+    from job_alerts.models import Silence
 
     sim, stack, clock = world
     store = factory.state_store(factory.settings())

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from job_alerts import factory
-from job_alerts.state import AlarmState, HealthState
+from job_alerts.models import AlarmState, HealthState
 from local.simulator import BrightDataSimulator
 from local.stack import LocalStack
 from tests.integration.faults import (

@@ -26,8 +26,8 @@ from job_alerts.intake import (
     IntakeResponse,
     handle_webhook,
 )
+from job_alerts.models import JobRecord
 from job_alerts.observability import logger as app_logger
-from job_alerts.state import JobRecord
 from tests.conftest import ROOT, load_event
 
 # The token the sample event sends; every case derives its call from that event.

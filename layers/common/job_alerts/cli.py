@@ -372,8 +372,8 @@ def _operational_error(exc: BaseException) -> str | None:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from job_alerts.brightdata import BrightDataError
+    from job_alerts.models import StateError
     from job_alerts.publish import PublishError
-    from job_alerts.state import StateError
 
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
@@ -655,7 +655,7 @@ def _created_by() -> str | None:
 
 def cmd_silence(args: argparse.Namespace) -> int:
     from job_alerts import factory
-    from job_alerts.state import Silence
+    from job_alerts.models import Silence
 
     cfg = load_settings(args)
     until = factory.clock()() + args.duration

@@ -49,22 +49,8 @@ __all__ = [
     "OPEN_ALARMS",
     "OUTBOX",
     "TRANSACTION_MAX_ITEMS",
-    "AlarmClaim",
-    "AlarmState",
-    "AlertRecord",
-    "AlertStatus",
-    "Claim",
-    "CollectorMeta",
-    "ConflictError",
-    "Health",
-    "HealthState",
-    "JobRecord",
-    "JobRuleClaim",
-    "OutboxEntry",
-    "RuleAlarm",
-    "Silence",
-    "StateError",
     "StateStore",
+    "claim_ttl",
 ]
 
 _serializer = TypeSerializer()
