@@ -145,6 +145,12 @@ class Transient(BrightDataError):  # noqa: N818 - names fixed by the team contra
     kind = "transient"
 
 
+def is_unreachable(error: object) -> bool:
+    """The API could not be reached or would not answer in time (after the retries): a failed
+    call for monitor health, unlike a refusal or a missing job."""
+    return isinstance(error, Transient | RateLimited)
+
+
 class BadResponseReason(StrEnum):
     """Why a 2xx answer could not be used: a fixed set, so the monitor can count by it."""
 

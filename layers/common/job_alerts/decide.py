@@ -15,10 +15,9 @@ from job_alerts.brightdata import (
     BadResponse,
     BrightDataError,
     Forbidden,
-    RateLimited,
     ResponseTooLarge,
-    Transient,
     Unauthorized,
+    is_unreachable,
 )
 from job_alerts.config import AlertMode, Settings
 from job_alerts.joblog import JobLog, JobLogError
@@ -466,7 +465,7 @@ def unjudgeable_reason(error: object) -> str | None:
 def is_failed_call(error: object) -> bool:
     """A call that tells nothing about the job: the API unreachable, rate limited, or answering
     something that cannot be judged."""
-    return isinstance(error, Transient | RateLimited) or unjudgeable_reason(error) is not None
+    return is_unreachable(error) or unjudgeable_reason(error) is not None
 
 
 def assess_health(

@@ -13,9 +13,8 @@ from typing import Any
 from job_alerts.brightdata import (
     BrightDataClient,
     BrightDataError,
-    RateLimited,
-    Transient,
     Unauthorized,
+    is_unreachable,
 )
 from job_alerts.config import Settings
 from job_alerts.ids import is_job_id
@@ -116,7 +115,7 @@ def discover(
         if isinstance(answer, BrightDataError):
             result.errors.append(answer)
             result.failures += (
-                1 if isinstance(answer, Unauthorized | Transient | RateLimited) else 0
+                1 if isinstance(answer, Unauthorized) or is_unreachable(answer) else 0
             )
             logger.warning(
                 "listing jobs failed",

@@ -158,7 +158,7 @@ class Monitor:
         summary.live_jobs = len(ordered)
         summary.jobs_read = sum(1 for o in reading.outcomes if o.job is not None)
         summary.jobs_deferred = reading.deferred
-        summary.read_errors = _count_kinds(reading.outcomes)
+        summary.read_errors = dict(Counter(type(e).__name__ for e in read_errors))
         summary.unjudgeable = dict(Counter(u.reason for u in unreadable.values()))
         summary.alerts_suppressed = recorder.result.suppressed
         summary.alerts_planned = recorder.result.planned
@@ -326,15 +326,6 @@ def persist(
     if changed:
         store.put_jobs(changed)
     return settled, expired
-
-
-def _count_kinds(outcomes: Sequence[ReadOutcome]) -> dict[str, int]:
-    kinds: dict[str, int] = {}
-    for outcome in outcomes:
-        if outcome.error is not None:
-            name = type(outcome.error).__name__
-            kinds[name] = kinds.get(name, 0) + 1
-    return kinds
 
 
 __all__ = ["Monitor", "RunSummary", "persist", "summarize_errors", "unreadable_jobs"]

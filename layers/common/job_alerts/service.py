@@ -12,9 +12,11 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from job_alerts import factory
 from job_alerts.brightdata import InvalidId, validate_job_id
 from job_alerts.config import Settings
+from job_alerts.models import JobRecord
 from job_alerts.monitor import Monitor, RunSummary
 from job_alerts.observability import NAMESPACE, SERVICE, logger, metrics
-from job_alerts.state import JobRecord, StateStore, ttl_at
+from job_alerts.state import StateStore
+from job_alerts.timeutil import ttl_at
 
 # EventBridge events users (or their pipelines) send to hand a job to the monitor.
 TRACK_SOURCE = "job-alerts"
@@ -76,38 +78,28 @@ def emit_metrics(summary: RunSummary) -> None:
 
 
 def emit_dimensioned_metrics(summary: RunSummary) -> None:
-    """Per-collector and per-error-kind series. Each needs its own dimension set, so each is its
-    own EMF record; only the Lambda path emits them (the CLI keeps stdout for its output)."""
-    count = MetricUnit.Count
+    """Per-collector, per-error-kind and per-reason series. Each needs its own dimension set, so
+    each is its own EMF record; only the Lambda path emits them (the CLI keeps stdout for its
+    output)."""
     for collector, stats in sorted(summary.collectors.items()):
-        dimensions = {"service": SERVICE, "collector": collector}
         for name, key in (("CollectorJobsRead", "jobs_read"), ("CollectorFindings", "findings")):
-            with single_metric(
-                name=name,
-                unit=count,
-                value=stats[key],
-                namespace=NAMESPACE,
-                default_dimensions=dimensions,
-            ):
-                pass
+            _count_series(name, stats[key], collector=collector)
     for reason, n in sorted(summary.unjudgeable.items()):
-        with single_metric(
-            name="UnjudgeableAnswersByReason",
-            unit=count,
-            value=n,
-            namespace=NAMESPACE,
-            default_dimensions={"service": SERVICE, "reason": reason},
-        ):
-            pass
+        _count_series("UnjudgeableAnswersByReason", n, reason=reason)
     for kind, n in sorted(summary.read_errors.items()):
-        with single_metric(
-            name="ApiErrorsByKind",
-            unit=count,
-            value=n,
-            namespace=NAMESPACE,
-            default_dimensions={"service": SERVICE, "kind": kind},
-        ):
-            pass
+        _count_series("ApiErrorsByKind", n, kind=kind)
+
+
+def _count_series(name: str, value: int, **dimension: str) -> None:
+    """One count metric with the service dimension plus `dimension`, as its own EMF record."""
+    with single_metric(
+        name=name,
+        unit=MetricUnit.Count,
+        value=value,
+        namespace=NAMESPACE,
+        default_dimensions={"service": SERVICE, **dimension},
+    ):
+        pass
 
 
 def track_jobs(
