@@ -451,6 +451,7 @@ def test_monitor_scheduled_event_through_handler(world, lambda_context) -> None:
 
 def test_monitor_running_breaching_job_writes_nothing_when_unchanged(world, monitor_env) -> None:
     sim, stack, clock = world
+    monitor_env(MAX_FAILS="0")
     # Given a running job already over MAX_FAILS (an ALARM is raised once)
     sim.add_job("j_run1", COLLECTOR, "running", inputs=100, success=10, fails=5, lines=10)
     make_monitor(clock).run()
@@ -465,6 +466,7 @@ def test_monitor_running_breaching_job_writes_nothing_when_unchanged(world, moni
 
 def test_monitor_old_running_job_does_not_flap_the_alarm(world, monitor_env) -> None:
     sim, stack, clock = world
+    monitor_env(MAX_FAILS="0")
     # Given an older job still running and breaching, and a newer job that settles fine
     sim.add_job("j_old", COLLECTOR, "running", inputs=100, success=10, fails=5, lines=10)
     make_monitor(clock).run()

@@ -233,7 +233,7 @@ def test_parameter_defaults_match_the_code_defaults(source: dict[str, Any]) -> N
 
     # Then the template's defaults are the same numbers
     assert float(params["MinSuccessRate"]["Default"]) == code.min_success_rate
-    assert int(params["MaxFails"]["Default"]) == code.max_fails
+    assert (params["MaxFails"]["Default"] or None) == code.max_fails
     assert (params["MaxFailRatio"]["Default"] or None) == code.max_fail_ratio
     assert float(params["MaxQueueMinutes"]["Default"]) == code.max_queue_minutes
     assert float(params["MaxRunMinutes"]["Default"]) == code.max_run_minutes

@@ -147,12 +147,13 @@ def test_template_parameter_default_is_the_catalogue_default(spec: RuleSpec) -> 
     # Given the rule's template parameter
     threshold = threshold_of(spec)
     parameter = PARAMETERS[threshold.parameter]
-    # Then it is a Number with the same default, or for an optional threshold an empty String
+    # Then an optional threshold that is off by default is an empty String; any other has the
+    # same default, as a Number, or for a count as a String of digits (see the test below)
     if threshold.default is None:
         assert parameter["Type"] == "String"
         assert parameter["Default"] == ""
     else:
-        assert parameter["Type"] == "Number"
+        assert parameter["Type"] == ("String" if threshold.unit is Unit.COUNT else "Number")
         assert Decimal(str(parameter["Default"])) == Decimal(str(threshold.default))
 
 
@@ -217,18 +218,22 @@ def test_template_pattern_admits_only_rates_the_code_accepts(text: str) -> None:
     assert values.max_fail_ratio == pytest.approx(float(text))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="template.yaml: MaxFails and MinLines are Number parameters, so CloudFormation lets "
-    "1.5 through, which the monitor refuses at start-up (reported; the template is not ours)",
-)
 @pytest.mark.parametrize("key", [k for k, s in THRESHOLD_SPECS.items() if s.unit is Unit.COUNT])
 def test_template_count_parameters_admit_only_whole_numbers(key: str) -> None:
-    # Given a count threshold's parameter
-    parameter = PARAMETERS[THRESHOLD_SPECS[key].parameter]
-    # Then a fraction cannot be deployed
+    # Given a count threshold's parameter (a Number would let 1.5 through to the monitor)
+    spec = THRESHOLD_SPECS[key]
+    parameter = PARAMETERS[spec.parameter]
     pattern = parameter.get("AllowedPattern")
-    assert pattern is not None and not re.fullmatch(pattern, "1.5")
+    assert parameter["Type"] == "String" and pattern is not None
+    # Then a fraction, a sign or a word cannot be deployed, and empty only turns an optional off
+    for refused in ("1.5", "-1", "1e3", "ten", " 1"):
+        assert not re.fullmatch(pattern, refused), refused
+    assert bool(re.fullmatch(pattern, "")) is spec.optional
+    # ... and every whole number it admits is one the monitor reads as that number
+    for admitted in ("0", "7", "100000"):
+        assert re.fullmatch(pattern, admitted)
+        values, _ = thresholds_from_env({spec.env_var: admitted})
+        assert getattr(values, key) == int(admitted)
 
 
 def test_template_dashboard_charts_the_findings_of_every_rule() -> None:

@@ -323,7 +323,9 @@ def test_fails_above_max_live_and_missing(job: JobLog, verdict: Verdict) -> None
     ],
 )
 def test_fails_above_max_finding_message(fails: int, message: str) -> None:
-    finding = result_for(Rule.FAILS_ABOVE_MAX, make_job(fails=fails)).finding
+    finding = result_for(
+        Rule.FAILS_ABOVE_MAX, make_job(fails=fails), Thresholds(max_fails=0)
+    ).finding
     assert finding is not None
     assert (finding.severity, finding.observed, finding.limit) == (Severity.WARNING, fails, 0)
     assert finding.message == message
@@ -516,12 +518,12 @@ def test_judge_field_report_job_without_status_is_judged_on_counts() -> None:
     )
     # When judged
     verdicts = {result.rule: result.verdict for result in judge(job, DEFAULTS, NOW)}
-    # Then the counts raise the alarm even though the status says nothing
+    # Then the counts raise the alarm even though the status says nothing (the rules that are
+    # off by default, max_fails and max_fail_ratio, are not judged)
     assert verdicts == {
         Rule.JOB_FAILED: Verdict.UNKNOWN,
         Rule.JOB_CANCELLED: Verdict.UNKNOWN,
         Rule.SUCCESS_RATE_BELOW_MIN: Verdict.BREACH,
-        Rule.FAILS_ABOVE_MAX: Verdict.BREACH,
         Rule.STUCK_QUEUED: Verdict.OK,
         Rule.STUCK_RUNNING: Verdict.OK,
         Rule.OUTPUT_BELOW_MIN: Verdict.BREACH,
@@ -530,7 +532,7 @@ def test_judge_field_report_job_without_status_is_judged_on_counts() -> None:
 
 def test_evaluate_returns_findings_for_breaches_only_with_job_id() -> None:
     job = make_job(job_id="j_many", status=JobStatus.FAILED, fails=3, success_rate=0.7, lines=0)
-    findings = evaluate(job, DEFAULTS, NOW)
+    findings = evaluate(job, Thresholds(max_fails=0), NOW)
     assert [finding.rule for finding in findings] == [
         Rule.JOB_FAILED,
         Rule.SUCCESS_RATE_BELOW_MIN,

@@ -199,20 +199,23 @@ def test_parse_overrides_int_accepted_for_float_field() -> None:
         ({"default": {"banana": 1}}, 'default: unknown threshold "banana"; valid: '),
         (
             {"collectors": {"c_abc": {"max_fails": "20x"}}},
-            'collectors.c_abc.max_fails: expected a whole number >= 0, got "20x"',
+            'collectors.c_abc.max_fails: expected a whole number >= 0 or null, got "20x"',
         ),
         (
             {"collectors": {"c_abc": {"max_fails": "20"}}},
-            'collectors.c_abc.max_fails: expected a whole number >= 0, got "20"',
+            'collectors.c_abc.max_fails: expected a whole number >= 0 or null, got "20"',
         ),
-        ({"default": {"max_fails": -1}}, "default.max_fails: expected a whole number >= 0, got -1"),
+        (
+            {"default": {"max_fails": -1}},
+            "default.max_fails: expected a whole number >= 0 or null, got -1",
+        ),
         (
             {"default": {"max_fails": 2.5}},
-            "default.max_fails: expected a whole number >= 0, got 2.5",
+            "default.max_fails: expected a whole number >= 0 or null, got 2.5",
         ),
         (
-            {"default": {"max_fails": None}},
-            "default.max_fails: expected a whole number >= 0, got null",
+            {"default": {"min_lines": None}},
+            "default.min_lines: expected a whole number >= 0, got null",
         ),
         (
             {"default": {"min_lines": True}},

@@ -300,7 +300,9 @@ _FAILS_ABOVE_MAX = RuleSpec(
     Severity.WARNING,
     subject="failed inputs",
     judge=_fails_above_max,
-    threshold=ThresholdSpec("max_fails", "MAX_FAILS", "MaxFails", 0, Unit.COUNT, Direction.MAX),
+    threshold=ThresholdSpec(
+        "max_fails", "MAX_FAILS", "MaxFails", None, Unit.COUNT, Direction.MAX, optional=True
+    ),
 )
 
 

@@ -108,7 +108,7 @@ class Thresholds:
     (defaults from there too). Validated on construction."""
 
     min_success_rate: float = _default("min_success_rate")
-    max_fails: int = _default("max_fails")
+    max_fails: int | None = _default("max_fails")
     max_fail_ratio: float | None = _default("max_fail_ratio")
     max_queue_minutes: float = _default("max_queue_minutes")
     max_run_minutes: float = _default("max_run_minutes")
