@@ -43,11 +43,14 @@ _ENTRY_FILES: dict[str, str | None] = {
     str(_CODE / "monitor.py"): MONITOR,
     str(_CODE / "slack.py"): SLACK_NOTIFIER,
     str(_CODE / "intake.py"): INTAKE,
-    str(_CODE / "cli.py"): None,
     str(_CODE / "__main__.py"): None,
 }
-# Local tooling (stack provisioning, demo, simulator) and scripts are never a Lambda.
-_IGNORED_DIRS = (str(ROOT / "local") + os.sep, str(ROOT / "scripts") + os.sep)
+# Local tooling (stack provisioning, demo, simulator), scripts and the CLI are never a Lambda.
+_IGNORED_DIRS = (
+    str(ROOT / "local") + os.sep,
+    str(ROOT / "scripts") + os.sep,
+    str(_CODE / "cli") + os.sep,
+)
 _NOT_AN_ENTRY = "-"
 
 # Environment variable naming a resource -> the template resource it stands for.

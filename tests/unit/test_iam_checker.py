@@ -299,7 +299,7 @@ def _stack_through(*files: str) -> Callable[[], FrameType]:
         (["functions/monitor/app.py", "layers/common/job_alerts/state.py"], MONITOR),
         (["functions/intake/app.py", "layers/common/job_alerts/service.py"], INTAKE),
         (["layers/common/job_alerts/slack.py"], SLACK_NOTIFIER),
-        (["layers/common/job_alerts/cli.py", "layers/common/job_alerts/service.py"], None),
+        (["layers/common/job_alerts/cli/app.py", "layers/common/job_alerts/service.py"], None),
         (["local/demo.py", "functions/monitor/app.py"], None),
         # The state store used directly by a test is no Lambda's call.
         (["layers/common/job_alerts/state.py"], None),

@@ -1,0 +1,93 @@
+"""What every command shares: exit codes, terminal-safe text, JSON and error output, the quiet
+logging of a CLI process, and the one-line messages for failures an operator can act on."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from job_alerts.cli.values import CONTROL
+
+PROG = "job-alerts"
+EXIT_OK = 0
+EXIT_FINDINGS = 1  # check: a job breached a rule; run: an alert could not be published
+EXIT_ERROR = 2  # usage or configuration error, or something could not be read or written
+EXIT_INTERRUPTED = 130
+
+CONTROL_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def safe(text: object, limit: int = 300) -> str:
+    """Text from the API or the table, fit for a terminal: no control characters, bounded."""
+    shown = CONTROL.sub("?", str(text))
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+def error(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def show_time(moment: datetime | None) -> str:
+    if moment is None:
+        return "-"
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+@contextlib.contextmanager
+def cli_logging(verbose: bool) -> Iterator[None]:
+    """Quiet by default: only warnings, and on stderr so stdout stays clean for --json. The
+    logger is shared with the Lambda code, so its level and stream are restored afterwards."""
+    import logging
+
+    from job_alerts.observability import logger, metrics
+
+    handler = logger.registered_handler
+    old_level = logger.log_level
+    stream_handler = handler if isinstance(handler, logging.StreamHandler) else None
+    old_stream = stream_handler.stream if stream_handler else None
+    if stream_handler is not None:
+        # Assigned, not setStream(): that flushes the old stream, which may already be closed
+        # (a test's captured stdout).
+        stream_handler.stream = sys.stderr
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    # The monitor adds metrics as it runs; the CLI never flushes them (that would print EMF JSON
+    # into stdout), and clearing keeps a long-lived process from auto-flushing at 100 values.
+    metrics.clear_metrics()
+    try:
+        yield
+    finally:
+        metrics.clear_metrics()
+        logger.setLevel(old_level)
+        if stream_handler is not None:
+            stream_handler.stream = old_stream
+
+
+def operational_error(exc: BaseException) -> str | None:
+    """A one-line message for failures an operator can act on; None for programming errors."""
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from job_alerts.brightdata import BrightDataError
+    from job_alerts.models import StateError
+    from job_alerts.publish import PublishError
+
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        operation = getattr(exc, "operation_name", "AWS call")
+        return f"{operation} failed: {error.get('Code', 'error')}: {error.get('Message', '')}"
+    if isinstance(exc, GetParameterError):
+        # Powertools wraps the AWS error; its text names the parameter, never its value.
+        return f"reading an SSM parameter failed: {exc}"
+    if isinstance(exc, BotoCoreError | PublishError | StateError | BrightDataError):
+        return str(exc)
+    return None
