@@ -31,7 +31,8 @@ pytestmark = [
     ),
 ]
 
-# Import names provided by each runtime requirement (layers/common/requirements.txt). A new
+# Import names provided by each direct runtime requirement (layers/common/requirements.in; its
+# lock requirements.txt adds their own dependencies). A new
 # requirement must be added here so the probe proves the build installed it.
 REQUIREMENT_MODULES = {
     "boto3": ("boto3",),
@@ -61,7 +62,7 @@ print(json.dumps({
 
 
 def _requirement_modules() -> list[str]:
-    lines = (REPO / "layers" / "common" / "requirements.txt").read_text().splitlines()
+    lines = (REPO / "layers" / "common" / "requirements.in").read_text().splitlines()
     modules: list[str] = []
     for line in lines:
         requirement = line.split("#", 1)[0].strip()
