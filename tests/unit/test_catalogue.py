@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
+from job_alerts.history import History
 from job_alerts.joblog import JobLog, JobStatus
 from job_alerts.rules import (
+    ACTIVITY_RULES,
     COLLECTOR_RULES,
     JOB_EVENT_RULES,
     RULE_SEVERITY,
@@ -39,6 +41,8 @@ PARAMETERS: dict[str, Any] = TEMPLATE["Parameters"]
 NOW = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 
 THRESHOLD_RULES = [spec for spec in RULES.values() if spec.threshold is not None]
+# Settings with a template parameter (some are made per collector only, in the override document).
+PARAMETER_SPECS = [spec for spec in THRESHOLD_SPECS.values() if spec.parameter is not None]
 
 
 def threshold_of(spec: RuleSpec) -> ThresholdSpec:
@@ -92,8 +96,12 @@ def test_catalogue_judge_answers_for_its_own_rule(rule: Rule) -> None:
     limit = None if spec.threshold is None else spec.threshold.default
     if spec.threshold is not None and limit is None:
         limit = 0.5
-    # When its judge weighs the job
-    result = spec.judge(job, limit, NOW)
+    # When its judge weighs the job (a collector-wide rule: a collector with no history yet)
+    if spec.judge is None:
+        assert spec.judge_activity is not None
+        result = spec.judge_activity(History(), Thresholds(), NOW)
+    else:
+        result = spec.judge(job, limit, NOW, History())
     # Then the result is about this rule, and nothing is wrong
     assert result.rule is rule
     assert result.finding is None
@@ -103,6 +111,7 @@ def test_catalogue_derives_scopes_and_severities() -> None:
     # Given the specs / Then the rule sets and severities the monitor imports follow from them
     assert {r for r, s in RULES.items() if s.scope is Scope.JOB_EVENT} == JOB_EVENT_RULES
     assert {r for r, s in RULES.items() if s.scope is Scope.COLLECTOR} == COLLECTOR_RULES
+    assert {r for r, s in RULES.items() if s.scope is Scope.ACTIVITY} == ACTIVITY_RULES
     assert dict(RULE_SEVERITY) == {rule: spec.severity for rule, spec in RULES.items()}
 
 
@@ -123,15 +132,19 @@ def test_catalogue_thresholds_are_fields_of_thresholds_with_their_defaults() -> 
     fields = [field.name for field in dataclasses.fields(Thresholds)]
     assert fields == list(THRESHOLD_SPECS)
     assert Thresholds().to_dict() == {key: spec.default for key, spec in THRESHOLD_SPECS.items()}
-    assert dict(ENV_VARS) == {key: spec.env_var for key, spec in THRESHOLD_SPECS.items()}
+    assert dict(ENV_VARS) == {
+        key: spec.env_var for key, spec in THRESHOLD_SPECS.items() if spec.env_var is not None
+    }
 
 
 def test_catalogue_names_each_threshold_once() -> None:
     # Given the threshold specs / Then no two share a key, a variable or a parameter
     specs = list(THRESHOLD_SPECS.values())
     for attribute in ("key", "env_var", "parameter"):
-        names = [getattr(spec, attribute) for spec in specs]
+        names = [getattr(spec, attribute) for spec in specs if getattr(spec, attribute)]
         assert len(set(names)) == len(names), attribute
+    # ... and a setting has a variable exactly when it has a template parameter
+    assert all((spec.env_var is None) is (spec.parameter is None) for spec in specs)
 
 
 def test_threshold_spec_refuses_a_default_of_off_for_a_required_threshold() -> None:
@@ -142,30 +155,32 @@ def test_threshold_spec_refuses_a_default_of_off_for_a_required_threshold() -> N
 # --- template.yaml -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("spec", THRESHOLD_RULES, ids=lambda spec: spec.rule.value)
-def test_template_parameter_default_is_the_catalogue_default(spec: RuleSpec) -> None:
-    # Given the rule's template parameter
-    threshold = threshold_of(spec)
+@pytest.mark.parametrize("threshold", PARAMETER_SPECS, ids=lambda spec: spec.key)
+def test_template_parameter_default_is_the_catalogue_default(threshold: ThresholdSpec) -> None:
+    # Given the setting's template parameter
+    assert threshold.parameter is not None
     parameter = PARAMETERS[threshold.parameter]
     # Then an optional threshold that is off by default is an empty String; any other has the
-    # same default, as a Number, or for a count as a String of digits (see the test below)
+    # same default, as a Number, or as a String for a count (digits only, see below) and for an
+    # optional threshold that is on by default (so that "off" can turn it off)
     if threshold.default is None:
         assert parameter["Type"] == "String"
         assert parameter["Default"] == ""
     else:
-        assert parameter["Type"] == ("String" if threshold.unit is Unit.COUNT else "Number")
+        text = threshold.unit is Unit.COUNT or threshold.optional
+        assert parameter["Type"] == ("String" if text else "Number")
         assert Decimal(str(parameter["Default"])) == Decimal(str(threshold.default))
 
 
-@pytest.mark.parametrize("spec", THRESHOLD_RULES, ids=lambda spec: spec.rule.value)
-def test_template_passes_the_parameter_in_the_catalogue_variable(spec: RuleSpec) -> None:
+@pytest.mark.parametrize("threshold", PARAMETER_SPECS, ids=lambda spec: spec.key)
+def test_template_passes_the_parameter_in_the_catalogue_variable(threshold: ThresholdSpec) -> None:
     # Given the monitor's environment in the template
-    threshold = threshold_of(spec)
+    assert threshold.env_var is not None
     variables = TEMPLATE["Resources"]["MonitorFunction"]["Properties"]["Environment"]["Variables"]
     value = variables[threshold.env_var]
     # Then the variable is the parameter; an optional one is left unset while the parameter is empty
     reference = {"Ref": threshold.parameter}
-    if threshold.optional:
+    if threshold.optional and threshold.default is None:
         condition, when_set, when_empty = value["Fn::If"]
         assert TEMPLATE["Conditions"][condition] == {"Fn::Not": [{"Fn::Equals": [reference, ""]}]}
         assert (when_set, when_empty) == (reference, {"Ref": "AWS::NoValue"})
@@ -178,20 +193,21 @@ def test_template_threshold_group_lists_the_catalogue_parameters_in_order() -> N
     groups = TEMPLATE["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
     group = next(g for g in groups if g["Label"]["default"] == "Thresholds")
     # Then it shows every threshold parameter, in rule order (then the override document)
-    catalogue = [spec.parameter for spec in THRESHOLD_SPECS.values()]
+    catalogue = [spec.parameter for spec in PARAMETER_SPECS]
     assert [name for name in group["Parameters"] if name != "ThresholdsParameterName"] == catalogue
 
 
 def _bounds(threshold: ThresholdSpec) -> list[str]:
     """The values on the edges of what the template lets through for this threshold."""
+    assert threshold.parameter is not None
     parameter = PARAMETERS[threshold.parameter]
     return [str(parameter[edge]) for edge in ("MinValue", "MaxValue") if edge in parameter]
 
 
-@pytest.mark.parametrize("spec", THRESHOLD_RULES, ids=lambda spec: spec.rule.value)
-def test_template_range_is_within_what_the_code_accepts(spec: RuleSpec) -> None:
+@pytest.mark.parametrize("threshold", PARAMETER_SPECS, ids=lambda spec: spec.key)
+def test_template_range_is_within_what_the_code_accepts(threshold: ThresholdSpec) -> None:
     # Given the range the template allows for the parameter
-    threshold = threshold_of(spec)
+    assert threshold.parameter is not None and threshold.env_var is not None
     parameter = PARAMETERS[threshold.parameter]
     # Then it is bounded below wherever the code is (rates above too) ...
     if parameter["Type"] == "Number":
@@ -206,6 +222,45 @@ def test_template_range_is_within_what_the_code_accepts(spec: RuleSpec) -> None:
         assert getattr(values, threshold.key) == pytest.approx(float(edge))
 
 
+# Optional thresholds that are on by default: the parameter is a String that "off" turns off.
+ON_BY_DEFAULT = [s for s in PARAMETER_SPECS if s.optional and s.default is not None]
+
+
+@pytest.mark.parametrize("threshold", ON_BY_DEFAULT, ids=lambda spec: spec.key)
+def test_template_off_turns_an_optional_rule_off(threshold: ThresholdSpec) -> None:
+    # Given an optional threshold that is on by default
+    assert threshold.parameter is not None and threshold.env_var is not None
+    pattern = PARAMETERS[threshold.parameter]["AllowedPattern"]
+    # Then "off" can be deployed, empty cannot, and the code reads "off" as the rule off
+    assert re.fullmatch(pattern, "off")
+    assert not re.fullmatch(pattern, "")
+    values, names = thresholds_from_env({threshold.env_var: "off"})
+    assert getattr(values, threshold.key) is None and threshold.key in names
+
+
+@pytest.mark.parametrize(
+    ("key", "text"),
+    [
+        *[("max_silence_factor", t) for t in ("0.5", "1", "3", "2.25", "9999")],
+        *[("min_lines_vs_median", t) for t in ("0", "0.5", "1", "1.0")],
+    ],
+)
+def test_template_pattern_admits_only_values_the_code_accepts(key: str, text: str) -> None:
+    # Given a value an optional String parameter's pattern lets through
+    threshold = THRESHOLD_SPECS[key]
+    assert threshold.parameter is not None and threshold.env_var is not None
+    assert re.fullmatch(PARAMETERS[threshold.parameter]["AllowedPattern"], text)
+    # Then the code reads it as that number
+    values, _ = thresholds_from_env({threshold.env_var: text})
+    assert getattr(values, key) == pytest.approx(float(text))
+
+
+@pytest.mark.parametrize("text", ["0", "0.0", "-1", "1e3", ""])
+def test_template_silence_factor_refuses_what_the_code_refuses(text: str) -> None:
+    pattern = PARAMETERS["MaxSilenceFactor"]["AllowedPattern"]
+    assert not re.fullmatch(pattern, text)
+
+
 @pytest.mark.parametrize(
     "text", ["0", "0.25", "0.999", "1", "1.0", "1.000"], ids=lambda text: f"MaxFailRatio={text}"
 )
@@ -218,7 +273,7 @@ def test_template_pattern_admits_only_rates_the_code_accepts(text: str) -> None:
     assert values.max_fail_ratio == pytest.approx(float(text))
 
 
-@pytest.mark.parametrize("key", [k for k, s in THRESHOLD_SPECS.items() if s.unit is Unit.COUNT])
+@pytest.mark.parametrize("key", [s.key for s in PARAMETER_SPECS if s.unit is Unit.COUNT])
 def test_template_count_parameters_admit_only_whole_numbers(key: str) -> None:
     # Given a count threshold's parameter (a Number would let 1.5 through to the monitor)
     spec = THRESHOLD_SPECS[key]
@@ -304,7 +359,7 @@ def test_readme_parameter_table_lists_the_threshold_parameters_in_order() -> Non
     # Given the parameter names in the README's table
     names = [backticked(row[0])[0] for row in markdown_rows("### Template parameters")]
     # Then the threshold parameters appear together, in catalogue order
-    catalogue = [spec.parameter for spec in THRESHOLD_SPECS.values()]
+    catalogue = [spec.parameter for spec in PARAMETER_SPECS]
     start = names.index(catalogue[0])
     assert names[start : start + len(catalogue)] == catalogue
 

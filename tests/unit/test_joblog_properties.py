@@ -12,8 +12,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from job_alerts.history import History, PastJob
 from job_alerts.joblog import MAX_STORED_CHARS, JobLog, JobLogError, parse_job_log
-from job_alerts.rules import Rule, Verdict, judge
+from job_alerts.rules import RULES, Verdict, judge
 from job_alerts.thresholds import Thresholds
 
 PROPERTY_SETTINGS = settings(
@@ -99,6 +100,19 @@ valid_thresholds = st.builds(
     max_queue_minutes=st.floats(min_value=0.01, max_value=10**6),
     max_run_minutes=st.floats(min_value=0.01, max_value=10**6),
     min_lines=st.integers(min_value=0, max_value=10**6),
+    min_lines_vs_median=st.none() | st.floats(min_value=0, max_value=1),
+)
+# A collector's remembered settled jobs: any number, any reported output (or none).
+histories = st.builds(
+    History,
+    settled=st.lists(
+        st.builds(
+            PastJob,
+            job_id=st.sampled_from(["j_abc", "j_p1", "j_p2", "j_p3", "j_p4", "j_p5", "j_p6"]),
+            lines=st.none() | st.integers(min_value=0, max_value=10**9),
+        ),
+        max_size=25,
+    ).map(tuple),
 )
 aware_now = st.datetimes(
     min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
@@ -129,19 +143,29 @@ def test_parse_job_log_on_any_json_raises_only_job_log_error(
     job_id=job_ids,
     thresholds=valid_thresholds,
     now=aware_now,
+    history=histories,
 )
 def test_judge_never_raises_on_a_parsed_job_log(
-    payload: dict[str, Any], job_id: str | None, thresholds: Thresholds, now: datetime
+    payload: dict[str, Any],
+    job_id: str | None,
+    thresholds: Thresholds,
+    now: datetime,
+    history: History,
 ) -> None:
     # Given a payload shaped like a real answer with arbitrary values
     job = _parse_or_none(payload, job_id)
     if job is None:
         return
     # When the accepted JobLog is judged
-    results = judge(job, thresholds, now)
-    # Then every enabled rule answers once, and only a breach carries a finding
-    expected = len(Rule) - (thresholds.max_fail_ratio is None)
-    assert len(results) == expected
+    results = judge(job, thresholds, now, history)
+    # Then every enabled job rule answers once, and only a breach carries a finding
+    expected = [
+        rule
+        for rule, spec in RULES.items()
+        if spec.judge is not None
+        and (spec.threshold is None or getattr(thresholds, spec.threshold.key) is not None)
+    ]
+    assert [result.rule for result in results] == expected
     for result in results:
         assert (result.finding is not None) == (result.verdict is Verdict.BREACH)
     # And the parsed values keep their invariants

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from job_alerts.history import History, PastJob
 from job_alerts.joblog import JobLog, JobStatus, parse_job_log
 from job_alerts.rules import (
+    ACTIVITY_RULES,
     COLLECTOR_RULES,
     JOB_EVENT_RULES,
     RULES,
@@ -106,8 +108,12 @@ def test_severity_parse_unknown_lists_valid_values(text: str) -> None:
 # A limit no healthy job comes near, per unit: below it for minimums, above it for maximums.
 LENIENT: dict[Direction, dict[Unit, Any]] = {
     Direction.MIN: {Unit.RATE: 0.0, Unit.COUNT: 0, Unit.MINUTES: 0.001},
-    Direction.MAX: {Unit.RATE: 1.0, Unit.COUNT: 10**9, Unit.MINUTES: 10.0**9},
+    Direction.MAX: {Unit.RATE: 1.0, Unit.COUNT: 10**9, Unit.MINUTES: 10.0**9, Unit.FACTOR: 10.0**9},
 }
+# The rules judge() weighs a job with (collector-wide rules are judged by judge_collector).
+JOB_RULES = [rule for rule in Rule if rule not in ACTIVITY_RULES]
+# A collector whose recent settled jobs all returned what make_job() returns.
+STEADY = History(settled=tuple(PastJob(f"j_past{i}", 100) for i in range(10)))
 # Every optional threshold set (leniently), so every rule is on.
 ALL_ON = dataclasses.replace(
     DEFAULTS,
@@ -120,26 +126,30 @@ ALL_ON = dataclasses.replace(
 
 
 def test_rule_sets_partition_all_rules() -> None:
-    assert set(Rule) == JOB_EVENT_RULES | COLLECTOR_RULES
-    assert not JOB_EVENT_RULES & COLLECTOR_RULES
+    assert set(Rule) == JOB_EVENT_RULES | COLLECTOR_RULES | ACTIVITY_RULES
+    assert len(Rule) == len(JOB_EVENT_RULES) + len(COLLECTOR_RULES) + len(ACTIVITY_RULES)
 
 
 def test_judge_returns_one_result_per_enabled_rule_optional_rules_off_by_default() -> None:
-    # Given default thresholds (optional ones, like max_fail_ratio, are None) / When judged
+    # Given default thresholds (some optional ones, like max_fail_ratio, are None) / When judged
     rules = [result.rule for result in judge(make_job(), DEFAULTS, NOW)]
-    # Then every rule but those has exactly one result, in Rule order
-    off = {rule for rule, spec in RULES.items() if spec.threshold and spec.threshold.optional}
+    # Then every job rule but those has exactly one result, in Rule order
+    off = {
+        rule
+        for rule, spec in RULES.items()
+        if spec.threshold and getattr(DEFAULTS, spec.threshold.key) is None
+    }
     assert Rule.FAIL_RATIO_ABOVE_MAX in off
-    assert rules == [rule for rule in Rule if rule not in off]
+    assert rules == [rule for rule in JOB_RULES if rule not in off]
 
 
 def test_judge_includes_optional_rules_when_their_limit_is_set() -> None:
     rules = [result.rule for result in judge(make_job(), ALL_ON, NOW)]
-    assert rules == list(Rule)
+    assert rules == JOB_RULES
 
 
 def test_judge_healthy_settled_job_is_all_ok() -> None:
-    results = judge(make_job(), ALL_ON, NOW)
+    results = judge(make_job(), ALL_ON, NOW, STEADY)
     assert {result.verdict for result in results} == {Verdict.OK}
     assert all(result.finding is None for result in results)
     assert evaluate(make_job(), DEFAULTS, NOW) == []
@@ -527,6 +537,8 @@ def test_judge_field_report_job_without_status_is_judged_on_counts() -> None:
         Rule.STUCK_QUEUED: Verdict.OK,
         Rule.STUCK_RUNNING: Verdict.OK,
         Rule.OUTPUT_BELOW_MIN: Verdict.BREACH,
+        # No history of the collector to compare with
+        Rule.OUTPUT_BELOW_BASELINE: Verdict.UNKNOWN,
     }
 
 

@@ -76,17 +76,29 @@ def test_thresholds_from_env_unset_gives_defaults_and_no_names() -> None:
 
 
 # A valid value per unit, as text with stray whitespace, and what it reads as.
-ENV_SAMPLES = {Unit.RATE: (" 0.75 ", 0.75), Unit.COUNT: ("3 ", 3), Unit.MINUTES: (" 90.5", 90.5)}
+ENV_SAMPLES = {
+    Unit.RATE: (" 0.75 ", 0.75),
+    Unit.COUNT: ("3 ", 3),
+    Unit.MINUTES: (" 90.5", 90.5),
+    Unit.FACTOR: (" 2.5", 2.5),
+    Unit.SWITCH: ("TRUE ", True),
+}
 
 
 def test_thresholds_from_env_reads_every_variable() -> None:
     # Given every variable of the catalogue set, with stray whitespace
-    environ = {spec.env_var: ENV_SAMPLES[spec.unit][0] for spec in THRESHOLD_SPECS.values()}
+    environ = {
+        spec.env_var: ENV_SAMPLES[spec.unit][0]
+        for spec in THRESHOLD_SPECS.values()
+        if spec.env_var is not None
+    }
     # When read
     values, names = thresholds_from_env(environ)
-    # Then each value is parsed and reported as set (by field name)
+    # Then each value is parsed and reported as set (by field name); the settings made per
+    # collector only keep their defaults
     assert values.to_dict() == {
-        key: ENV_SAMPLES[spec.unit][1] for key, spec in THRESHOLD_SPECS.items()
+        key: ENV_SAMPLES[spec.unit][1] if spec.env_var else spec.default
+        for key, spec in THRESHOLD_SPECS.items()
     }
     assert names == frozenset(ENV_VARS)
 
@@ -304,7 +316,7 @@ def test_effective_without_env_or_overrides_is_all_default() -> None:
     result = effective("c_abc", NO_ENV, None)
     assert result.values == Thresholds()
     assert set(result.sources.values()) == {"default"}
-    assert set(result.sources) == set(ENV_VARS)
+    assert set(result.sources) == set(THRESHOLD_SPECS)
 
 
 def test_effective_precedence_default_env_overrides_default_collector() -> None:

@@ -33,6 +33,8 @@ class Settings:
     thresholds_parameter: str | None = None
     thresholds_file: str | None = None
     collectors: tuple[str, ...] = ()
+    # Collectors whose failed inputs are rerun once when a settled job with failures alerts.
+    rerun_collectors: tuple[str, ...] = ()
     lookback_days: int = 2
     max_concurrency: int = 16
     alarm_after: int = 1
@@ -75,7 +77,8 @@ class Settings:
             token_parameter=_str(env, "BRIGHTDATA_TOKEN_PARAMETER"),
             thresholds_parameter=_str(env, "THRESHOLDS_PARAMETER"),
             thresholds_file=_str(env, "THRESHOLDS_FILE"),
-            collectors=_collectors(env),
+            collectors=_collectors(env, "COLLECTORS"),
+            rerun_collectors=_collectors(env, "RERUN_COLLECTORS"),
             lookback_days=_int(env, "LOOKBACK_DAYS", 2, minimum=0, maximum=16),
             max_concurrency=_int(env, "MAX_CONCURRENCY", 16, minimum=1, maximum=256),
             alarm_after=alarm_after,
@@ -122,13 +125,13 @@ def _int(
     return value
 
 
-def _collectors(env: Mapping[str, str]) -> tuple[str, ...]:
-    raw = env.get("COLLECTORS", "")
+def _collectors(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(name, "")
     ids = [part.strip() for part in raw.split(",") if part.strip()]
     try:
         return tuple(dict.fromkeys(validate_collector_id(cid) for cid in ids))
     except ValueError as exc:
-        raise ConfigError(f"COLLECTORS: {exc}") from None
+        raise ConfigError(f"{name}: {exc}") from None
 
 
 def _alert_mode(env: Mapping[str, str]) -> AlertMode:

@@ -20,6 +20,7 @@ from job_alerts.brightdata import (
     is_unreachable,
 )
 from job_alerts.config import AlertMode, Settings
+from job_alerts.history import EMPTY_HISTORY, History, PastJob
 from job_alerts.joblog import JobLog, JobLogError
 from job_alerts.models import (
     AlarmClaim,
@@ -38,10 +39,13 @@ from job_alerts.rules import (
     RULE_SEVERITY,
     Rule,
     RuleResult,
+    Scope,
     Severity,
     Verdict,
     judge,
+    judge_collector,
     spec_for,
+    spec_named,
 )
 from job_alerts.thresholds import Thresholds
 from job_alerts.timeutil import iso
@@ -72,6 +76,8 @@ class Judgement:
     findings: dict[str, int] = field(default_factory=dict)
     # Per collector: jobs judged and findings (for per-collector metrics).
     collectors: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Per collector whose baseline learned newly settled jobs this run: its extended history.
+    histories: dict[str, History] = field(default_factory=dict)
 
 
 def collector_of(job: JobLog, record: JobRecord) -> str:
@@ -80,27 +86,62 @@ def collector_of(job: JobLog, record: JobRecord) -> str:
     return job.collector_id or record.collector_id or "unknown"
 
 
+def _created(item: tuple[JobRecord, JobLog]) -> datetime:
+    record, job = item
+    return job.created or job.started or record.first_seen
+
+
 def judge_jobs(
     read: Iterable[tuple[JobRecord, JobLog]],
     thresholds_for: Callable[[str | None], Thresholds],
     now: datetime,
+    histories: Mapping[str, History] | None = None,
 ) -> Judgement:
+    """Judge every read job against its collector's thresholds and history. Jobs are judged
+    oldest first, and each newly settled job joins its collector's history before the next is
+    judged: on a first run, the jobs already in the lookback are the baseline."""
     judgement = Judgement()
     findings: Counter[str] = Counter()
-    grouped: dict[str, list[JudgedJob]] = defaultdict(list)
-    for record, job in read:
+    known = dict(histories or {})
+    items = list(read)
+    results: dict[int, tuple[str, tuple[RuleResult, ...]]] = {}
+    for index in sorted(range(len(items)), key=lambda i: _created(items[i])):
+        record, job = items[index]
         cid = collector_of(job, record)
-        results = tuple(judge(job, thresholds_for(cid), now))
+        history = known.get(cid, EMPTY_HISTORY)
+        results[index] = (cid, tuple(judge(job, thresholds_for(cid), now, history)))
+        if job.settled and not history.knows(job.job_id):
+            known[cid] = judgement.histories[cid] = history.with_settled(
+                PastJob(job.job_id, job.lines)
+            )
+    grouped: dict[str, list[JudgedJob]] = defaultdict(list)
+    # Grouped in the order the jobs were read: that order is what alerts list them in.
+    for index, (record, job) in enumerate(items):
+        cid, judged = results[index]
         stats = judgement.collectors.setdefault(cid, {"jobs_read": 0, "findings": 0})
         stats["jobs_read"] += 1
-        for result in results:
+        for result in judged:
             if result.verdict is Verdict.BREACH:
                 findings[result.rule.value] += 1
                 stats["findings"] += 1
-        grouped[cid].append(JudgedJob(job, record, results))
+        grouped[cid].append(JudgedJob(job, record, judged))
     judgement.by_collector = dict(grouped)
     judgement.findings = dict(findings)
     return judgement
+
+
+def judge_activity(
+    collectors: Iterable[str],
+    histories: Mapping[str, History],
+    thresholds_for: Callable[[str | None], Thresholds],
+    now: datetime,
+) -> dict[str, tuple[RuleResult, ...]]:
+    """The collector-wide rules (a collector that stopped starting jobs) for each collector the
+    API listed this run, judged from its history alone: no API call."""
+    return {
+        cid: tuple(judge_collector(histories.get(cid, EMPTY_HISTORY), thresholds_for(cid), now))
+        for cid in collectors
+    }
 
 
 # ---- decisions -----------------------------------------------------------------------------
@@ -135,61 +176,130 @@ def decide_collector(
     *,
     claimed: Mapping[str, set[str]] | None = None,
     unreadable: Sequence[UnreadableJob] = (),
+    activity: Sequence[RuleResult] = (),
 ) -> Decision:
-    """One collector's decisions. `alarms` is its stored alarm state by rule (ignored in
-    every_job mode); `claimed` the job rules already claimed during this run (job id -> rules),
-    on top of what each job's record says was alerted before; `unreadable` its jobs whose
-    answer could not be judged this run."""
+    """One collector's decisions. `alarms` is its stored alarm state by rule (in every_job mode
+    only the collector-wide rules keep one); `claimed` the job rules already claimed during this
+    run (job id -> rules), on top of what each job's record says was alerted before;
+    `unreadable` its jobs whose answer could not be judged this run; `activity` the results of
+    its collector-wide rules (judge_activity)."""
     decision = Decision(collector_id, collector_name)
     every_job = settings.alert_mode is AlertMode.EVERY_JOB
-    current = {} if every_job else {rule: alarm.copy() for rule, alarm in alarms.items()}
-    touched: dict[str, tuple[RuleAlarm, int]] = {}
-    breaching: dict[str, dict[str, RuleResult]] = {}
+    current = {
+        rule: alarm.copy()
+        for rule, alarm in alarms.items()
+        if not every_job or _is_activity_rule(rule)
+    }
+    window = _Window(collector_id, current)
     claimed = claimed or {}
 
     for gone in unreadable:
         _unreadable_event(decision, gone, claimed.get(gone.record.job_id, set()), settings, now)
     for item in judged:
-        job, record = item.job, item.record
-        if JOB_UNREADABLE in record.alerted:
-            already = set(record.alerted) | claimed.get(job.job_id, set())
+        already = set(item.record.alerted) | claimed.get(item.job.job_id, set())
+        if JOB_UNREADABLE in item.record.alerted:
             _readable_again(decision, item, already, settings, now)
         for result in item.results:
-            rule = result.rule
-            once_per_job = rule in JOB_EVENT_RULES or (every_job and rule in COLLECTOR_RULES)
-            if once_per_job:
-                already = set(record.alerted) | claimed.get(job.job_id, set())
-                _job_event(decision, job, result, already, settings, now)
-                continue
-            if rule not in COLLECTOR_RULES or not _counts_for_collector(job, result.verdict):
-                continue
-            alarm, version = touched.get(rule.value) or _current(current, collector_id, rule)
-            # A job judged again with the same verdict (a live job still breaching) changes
-            # nothing: no transition, no write.
-            created = job.created or job.started or record.first_seen
-            if _record_outcome(alarm, job.job_id, result.verdict, created, settings.alarm_window):
-                touched[rule.value] = (alarm, version)
-            if result.verdict is Verdict.BREACH:
-                decision.jobs[job.job_id] = job
-                decision.affected.add(job.job_id)
-                breaching.setdefault(rule.value, {})[job.job_id] = result
+            if result.rule in JOB_EVENT_RULES or (every_job and result.rule in COLLECTOR_RULES):
+                _job_event(decision, item.job, result, already, settings, now)
+            elif result.rule in COLLECTOR_RULES:
+                window.record(decision, item, result, settings)
 
-    for alarm, version in touched.values():
-        _transition(decision, alarm, version, breaching.get(alarm.rule, {}), settings, now)
+    for alarm, version in window.touched.values():
+        _transition(decision, alarm, version, window.breaching(alarm.rule), settings, now)
+    for result in activity:
+        _activity_transition(decision, window, result, now)
     # Reminders for alarms that stayed open with nothing new to judge this run.
-    if not every_job:
-        for rule_name, alarm in current.items():
-            if rule_name not in touched:
-                _remind(decision, alarm, alarm.version, settings, now, bump=True)
+    for rule_name, alarm in current.items():
+        if rule_name not in window.touched:
+            _remind(decision, alarm, alarm.version, settings, now, bump=True)
     claimed_alarms = {
         (c.alarm.collector_id, c.alarm.rule) for c in decision.claims if isinstance(c, AlarmClaim)
     }
     decision.quiet_alarms = [
         AlarmClaim(alarm, version)
-        for alarm, version in touched.values()
+        for alarm, version in window.touched.values()
         if (alarm.collector_id, alarm.rule) not in claimed_alarms
     ]
     return decision
+
+
+class _Window:
+    """The collector's alarms this decision works on (copies), and which of them a job's
+    outcome moved."""
+
+    def __init__(self, collector_id: str, current: dict[str, RuleAlarm]) -> None:
+        self.collector_id = collector_id
+        self.current = current
+        self.touched: dict[str, tuple[RuleAlarm, int]] = {}
+        self._breaching: dict[str, dict[str, RuleResult]] = {}
+
+    def alarm(self, rule: Rule) -> tuple[RuleAlarm, int]:
+        return self.touched.get(rule.value) or _current(self.current, self.collector_id, rule)
+
+    def breaching(self, rule: str) -> dict[str, RuleResult]:
+        return self._breaching.get(rule, {})
+
+    def record(
+        self, decision: Decision, item: JudgedJob, result: RuleResult, settings: Settings
+    ) -> None:
+        job, record = item.job, item.record
+        if not _counts_for_collector(job, result.verdict):
+            return
+        alarm, version = self.alarm(result.rule)
+        # A job judged again with the same verdict (a live job still breaching) changes
+        # nothing: no transition, no write.
+        created = job.created or job.started or record.first_seen
+        if _record_outcome(alarm, job.job_id, result.verdict, created, settings.alarm_window):
+            self.touched[result.rule.value] = (alarm, version)
+        if result.verdict is Verdict.BREACH:
+            decision.jobs[job.job_id] = job
+            decision.affected.add(job.job_id)
+            self._breaching.setdefault(result.rule.value, {})[job.job_id] = result
+
+
+def _is_activity_rule(name: str) -> bool:
+    spec = spec_named(name)
+    return spec is not None and spec.scope is Scope.ACTIVITY
+
+
+def _activity_transition(
+    decision: Decision, window: _Window, result: RuleResult, now: datetime
+) -> None:
+    """A collector-wide rule opens its alarm on a breach and resolves it when the collector is
+    fine again; no verdict (too little history) changes nothing. No window: one run's view of
+    the collector is the whole evidence."""
+    alarm, version = window.alarm(result.rule)
+    opened = alarm.alarm_since is not None
+    finding = result.finding
+    if result.verdict is Verdict.BREACH and finding is not None and not opened:
+        alarm.version, alarm.state = version + 1, AlarmState.ALARM
+        alarm.alarm_since = alarm.last_notified = now
+        entry = AlertEntry(
+            kind=AlertKind.ALARM,
+            rule=result.rule.value,
+            severity=finding.severity,
+            message=finding.message,
+            observed=finding.observed,
+            limit=finding.limit,
+            since=now,
+        )
+    elif result.verdict is Verdict.OK and opened and alarm.alarm_since is not None:
+        since = alarm.alarm_since
+        alarm.version, alarm.state = version + 1, AlarmState.OK
+        alarm.alarm_since, alarm.last_notified, alarm.alarm_jobs = None, now, []
+        entry = AlertEntry(
+            kind=AlertKind.RESOLVED,
+            rule=result.rule.value,
+            severity=RULE_SEVERITY[result.rule],
+            message="the collector started a job again",
+            since=since,
+            duration_s=(now - since).total_seconds(),
+        )
+    else:
+        return
+    window.touched[result.rule.value] = (alarm, version)
+    decision.add(entry, AlarmClaim(alarm, version))
 
 
 def _counts_for_collector(job: JobLog, verdict: Verdict) -> bool:

@@ -1,17 +1,33 @@
 """The rule catalogue: one spec per rule (scope, severity, threshold, words, advice) beside its
-pure judge, which weighs one JobLog against its limit at a given time. No I/O; the monitor decides
-what to do with the verdicts. Thresholds, alert wording and subjects are derived from here."""
+pure judge, which weighs one JobLog (or, for a collector-wide rule, the collector's history)
+against its limit at a given time. No I/O; the monitor decides what to do with the verdicts.
+Thresholds, alert wording and subjects are derived from here; the vocabulary is in `rulespec`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from enum import StrEnum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from job_alerts.history import EMPTY_HISTORY, History
 from job_alerts.joblog import JobLog, JobStatus
+from job_alerts.rulespec import (
+    ActivityJudge,
+    Direction,
+    Finding,
+    Judge,
+    Rule,
+    RuleResult,
+    RuleSpec,
+    Scope,
+    Severity,
+    ThresholdSpec,
+    Unit,
+    Verdict,
+    max_severity,
+)
+from job_alerts.timeutil import iso_seconds
 
 if TYPE_CHECKING:
     # Only a type here: thresholds derives its fields from this catalogue, so importing it at
@@ -19,11 +35,14 @@ if TYPE_CHECKING:
     from job_alerts.thresholds import Thresholds
 
 __all__ = [
+    "ACTIVITY_RULES",
     "COLLECTOR_RULES",
     "JOB_EVENT_RULES",
+    "REMEDIATION_SPECS",
     "RULES",
     "RULE_SEVERITY",
     "THRESHOLD_SPECS",
+    "ActivityJudge",
     "Direction",
     "Finding",
     "Judge",
@@ -37,6 +56,7 @@ __all__ = [
     "Verdict",
     "evaluate",
     "judge",
+    "judge_collector",
     "max_severity",
     "spec_for",
     "spec_named",
@@ -44,132 +64,6 @@ __all__ = [
 
 # Rates are compared with a little slack so 0.9 computed as 0.8999999999 is not a breach.
 _RATE_TOLERANCE = 1e-9
-
-
-class Severity(StrEnum):
-    CRITICAL = "critical"
-    WARNING = "warning"
-    INFO = "info"
-
-    @property
-    def rank(self) -> int:
-        return _SEVERITY_RANK[self]
-
-    @classmethod
-    def parse(cls, text: str) -> Severity:
-        """Case-insensitive lookup for configuration and CLI input."""
-        try:
-            return cls(text.strip().lower())
-        except ValueError:
-            valid = ", ".join(member.value for member in cls)
-            raise ValueError(f"unknown severity {text!r}; expected one of: {valid}") from None
-
-
-_SEVERITY_RANK = {Severity.CRITICAL: 3, Severity.WARNING: 2, Severity.INFO: 1}
-
-
-def max_severity(severities: Iterable[Severity]) -> Severity | None:
-    """The most severe of `severities`, or None when there are none."""
-    return max(severities, key=lambda severity: severity.rank, default=None)
-
-
-class Rule(StrEnum):
-    JOB_FAILED = "job_failed"
-    JOB_CANCELLED = "job_cancelled"
-    SUCCESS_RATE_BELOW_MIN = "success_rate_below_min"
-    FAILS_ABOVE_MAX = "fails_above_max"
-    FAIL_RATIO_ABOVE_MAX = "fail_ratio_above_max"
-    STUCK_QUEUED = "stuck_queued"
-    STUCK_RUNNING = "stuck_running"
-    OUTPUT_BELOW_MIN = "output_below_min"
-
-
-class Scope(StrEnum):
-    # Something that happens to one job: alerted once, nothing to recover from.
-    JOB_EVENT = "job_event"
-    # Quality of a collector's output: an alarm state per collector and rule, with recovery.
-    COLLECTOR = "collector"
-
-
-class Unit(StrEnum):
-    RATE = "rate"  # a fraction 0..1, shown as a percentage
-    COUNT = "count"  # a whole number
-    MINUTES = "minutes"  # a duration
-
-
-class Direction(StrEnum):
-    MIN = "min"  # breached below the limit
-    MAX = "max"  # breached above the limit
-
-    @property
-    def breach_operator(self) -> str:
-        """How a breach reads: "success rate 42% < 90%"."""
-        return "<" if self is Direction.MIN else ">"
-
-
-@dataclass(frozen=True)
-class ThresholdSpec:
-    """The limit a rule is judged against, and every name it goes by."""
-
-    key: str  # Thresholds field and override-document key
-    env_var: str  # environment variable of the monitor
-    parameter: str  # template.yaml parameter that sets env_var
-    default: float | int | None
-    unit: Unit
-    direction: Direction
-    # None (an empty parameter, JSON null) turns the rule off.
-    optional: bool = False
-
-    def __post_init__(self) -> None:
-        if self.default is None and not self.optional:
-            raise ValueError(f"{self.key}: only an optional threshold may default to off")
-
-
-class Verdict(StrEnum):
-    BREACH = "breach"
-    OK = "ok"
-    # Settled, but the numbers the rule needs were not reported.
-    UNKNOWN = "unknown"
-    # Cannot be judged yet: the job is still live and may still change.
-    PENDING = "pending"
-
-
-@dataclass(frozen=True)
-class Finding:
-    rule: Rule
-    severity: Severity
-    observed: float | int | str | None
-    limit: float | int | str | None
-    message: str
-    job_id: str
-
-
-@dataclass(frozen=True)
-class RuleResult:
-    rule: Rule
-    verdict: Verdict
-    finding: Finding | None = None
-
-
-# judge(job, limit, now): the limit's type follows the threshold's unit (float for rates and
-# minutes, int for counts), and is None for a rule without a threshold.
-Judge = Callable[[JobLog, Any, datetime], RuleResult]
-
-
-@dataclass(frozen=True)
-class RuleSpec:
-    """Everything about one rule, Spidermon-style: what it judges and how it is told."""
-
-    rule: Rule
-    scope: Scope
-    severity: Severity
-    # What the rule is about, as it reads in "<subject> 42% < 90%" and
-    # "<subject> back within its limit".
-    subject: str
-    judge: Judge
-    threshold: ThresholdSpec | None = None
-    # What to do about a breach, when the advice for the alert's kind does not fit.
-    advice: str | None = None
 
 
 def _percent(rate: float) -> str:
@@ -212,7 +106,9 @@ def _stuck_advice(state: str, threshold_key: str) -> str:
 # --- job_failed ------------------------------------------------------------------------------
 
 
-def _job_failed(job: JobLog, _limit: None, _now: datetime) -> RuleResult:
+def _job_failed(
+    job: JobLog, _limit: None, _now: datetime, _history: History = EMPTY_HISTORY
+) -> RuleResult:
     rule = Rule.JOB_FAILED
     if job.status is JobStatus.FAILED:
         return _breach(job, rule, job.status.value, None, "job ended with status failed")
@@ -229,7 +125,9 @@ _JOB_FAILED = RuleSpec(
 # --- job_cancelled ---------------------------------------------------------------------------
 
 
-def _job_cancelled(job: JobLog, _limit: None, _now: datetime) -> RuleResult:
+def _job_cancelled(
+    job: JobLog, _limit: None, _now: datetime, _history: History = EMPTY_HISTORY
+) -> RuleResult:
     rule = Rule.JOB_CANCELLED
     if job.status is JobStatus.CANCELLED:
         raw = (job.raw_status or job.status.value).strip()
@@ -251,7 +149,9 @@ _JOB_CANCELLED = RuleSpec(
 # --- success_rate_below_min ------------------------------------------------------------------
 
 
-def _success_rate_below_min(job: JobLog, minimum: float, _now: datetime) -> RuleResult:
+def _success_rate_below_min(
+    job: JobLog, minimum: float, _now: datetime, _history: History = EMPTY_HISTORY
+) -> RuleResult:
     rule = Rule.SUCCESS_RATE_BELOW_MIN
     # A live job's rate is provisional: early inputs fail and retry.
     if not job.settled:
@@ -282,7 +182,9 @@ _SUCCESS_RATE_BELOW_MIN = RuleSpec(
 # --- fails_above_max -------------------------------------------------------------------------
 
 
-def _fails_above_max(job: JobLog, maximum: int, _now: datetime) -> RuleResult:
+def _fails_above_max(
+    job: JobLog, maximum: int, _now: datetime, _history: History = EMPTY_HISTORY
+) -> RuleResult:
     rule = Rule.FAILS_ABOVE_MAX
     if job.fails is None:
         return RuleResult(rule, Verdict.UNKNOWN if job.settled else Verdict.PENDING)
@@ -309,7 +211,9 @@ _FAILS_ABOVE_MAX = RuleSpec(
 # --- fail_ratio_above_max --------------------------------------------------------------------
 
 
-def _fail_ratio_above_max(job: JobLog, maximum: float, _now: datetime) -> RuleResult:
+def _fail_ratio_above_max(
+    job: JobLog, maximum: float, _now: datetime, _history: History = EMPTY_HISTORY
+) -> RuleResult:
     rule = Rule.FAIL_RATIO_ABOVE_MAX
     ratio = job.fail_ratio
     if ratio is None:
@@ -344,7 +248,9 @@ _FAIL_RATIO_ABOVE_MAX = RuleSpec(
 # --- stuck_queued ----------------------------------------------------------------------------
 
 
-def _stuck_queued(job: JobLog, limit: float, now: datetime) -> RuleResult:
+def _stuck_queued(
+    job: JobLog, limit: float, now: datetime, _history: History = EMPTY_HISTORY
+) -> RuleResult:
     rule = Rule.STUCK_QUEUED
     waiting = not job.settled and job.started is None and job.status is not JobStatus.RUNNING
     if not waiting:
@@ -377,7 +283,9 @@ _STUCK_QUEUED = RuleSpec(
 # --- stuck_running ---------------------------------------------------------------------------
 
 
-def _stuck_running(job: JobLog, limit: float, now: datetime) -> RuleResult:
+def _stuck_running(
+    job: JobLog, limit: float, now: datetime, _history: History = EMPTY_HISTORY
+) -> RuleResult:
     rule = Rule.STUCK_RUNNING
     if job.settled or job.started is None:
         return RuleResult(rule, Verdict.OK)
@@ -409,7 +317,9 @@ _STUCK_RUNNING = RuleSpec(
 # --- output_below_min ------------------------------------------------------------------------
 
 
-def _output_below_min(job: JobLog, minimum: int, _now: datetime) -> RuleResult:
+def _output_below_min(
+    job: JobLog, minimum: int, _now: datetime, _history: History = EMPTY_HISTORY
+) -> RuleResult:
     rule = Rule.OUTPUT_BELOW_MIN
     if not job.settled:
         return RuleResult(rule, Verdict.PENDING)
@@ -432,6 +342,151 @@ _OUTPUT_BELOW_MIN = RuleSpec(
     subject="output lines",
     judge=_output_below_min,
     threshold=ThresholdSpec("min_lines", "MIN_LINES", "MinLines", 1, Unit.COUNT, Direction.MIN),
+)
+
+
+# --- output_below_baseline -------------------------------------------------------------------
+
+
+def _output_below_baseline(
+    job: JobLog, minimum_share: float, _now: datetime, history: History = EMPTY_HISTORY
+) -> RuleResult:
+    rule = Rule.OUTPUT_BELOW_BASELINE
+    if not job.settled:
+        return RuleResult(rule, Verdict.PENDING)
+    baseline = history.baseline(exclude=job.job_id)
+    if baseline is None or job.lines is None:
+        return RuleResult(rule, Verdict.UNKNOWN)
+    median = baseline.median_lines
+    # A collector whose median is 0 lines has nothing to fall below.
+    if median <= 0 or job.lines >= median * minimum_share - _RATE_TOLERANCE:
+        return RuleResult(rule, Verdict.OK)
+    shown = list(baseline.job_ids[-_JOBS_NAMED:])
+    earlier = len(baseline.job_ids) - len(shown)
+    jobs = ", ".join(shown) + (f" and {earlier} earlier" if earlier else "")
+    message = (
+        f"{job.lines} output {'line' if job.lines == 1 else 'lines'}, "
+        f"{_percent(job.lines / median)} of this collector's median of {median:g} "
+        f"over its last {len(baseline.job_ids)} settled jobs ({jobs}); "
+        f"the limit is {_percent(minimum_share)} of the median"
+    )
+    return _breach(job, rule, job.lines, round(median * minimum_share, 1), message)
+
+
+# The baseline jobs an alert names (the most recent; the rest are counted).
+_JOBS_NAMED = 5
+
+_OUTPUT_BELOW_BASELINE = RuleSpec(
+    Rule.OUTPUT_BELOW_BASELINE,
+    Scope.JOB_EVENT,
+    Severity.WARNING,
+    subject="output vs this collector's median",
+    judge=_output_below_baseline,
+    threshold=ThresholdSpec(
+        "min_lines_vs_median",
+        "MIN_LINES_VS_MEDIAN",
+        "MinLinesVsMedian",
+        0.5,
+        Unit.RATE,
+        Direction.MIN,
+        optional=True,
+    ),
+    advice=(
+        "This job returned far less than this collector usually does: check whether the target "
+        "site changed (layout, blocking) or the inputs did. If the collector's output really "
+        "changed for good, the median follows within 20 jobs; to judge it differently, set "
+        "`min_lines_vs_median` for it with a per-collector override (null turns this off)."
+    ),
+)
+
+
+# --- collector_silent ------------------------------------------------------------------------
+
+# However regular a collector, less than an hour without a job is no silence worth an alarm.
+MIN_SILENCE = timedelta(minutes=60)
+
+
+def silence_limit(history: History, thresholds: Thresholds) -> tuple[timedelta, str] | None:
+    """How long a collector may go without starting a job, and why; None when it is not judged
+    (the rule is off for it, or it has too few jobs to learn its cadence from)."""
+    explicit = thresholds.max_silence_minutes
+    if explicit is not None:
+        return timedelta(minutes=explicit), "its max_silence_minutes"
+    factor = thresholds.max_silence_factor
+    cadence = history.cadence()
+    if factor is None or cadence is None:
+        return None
+    limit = max(cadence.interval * factor, MIN_SILENCE)
+    return limit, f"{factor:g} x its usual interval, at least {_duration(MIN_SILENCE)}"
+
+
+def _collector_silent(history: History, thresholds: Thresholds, now: datetime) -> RuleResult:
+    rule = Rule.COLLECTOR_SILENT
+    last = history.last_created
+    limit = silence_limit(history, thresholds)
+    if limit is None or last is None:
+        return RuleResult(rule, Verdict.UNKNOWN)
+    allowed, why = limit
+    silent = now - last
+    if silent <= allowed:
+        return RuleResult(rule, Verdict.OK)
+    cadence = history.cadence()
+    usually = f" (usually every {_duration(cadence.interval)})" if cadence else ""
+    message = (
+        f"no job since {iso_seconds(last)}{usually}: no new job for {_duration(silent)}, "
+        f"longer than the allowed {_duration(allowed)} ({why})"
+    )
+    finding = Finding(rule, RULES[rule].severity, _minutes(silent), _minutes(allowed), message, "")
+    return RuleResult(rule, Verdict.BREACH, finding)
+
+
+def _duration(span: timedelta) -> str:
+    """A span as people say it: 45 min, 3 h, 2 h 30 min, 1 d 4 h."""
+    minutes = round(span.total_seconds() / 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else ""]
+    parts.append(f"{minutes} min" if minutes and not days else "")
+    return " ".join(part for part in parts if part) or "0 min"
+
+
+_COLLECTOR_SILENT = RuleSpec(
+    Rule.COLLECTOR_SILENT,
+    Scope.ACTIVITY,
+    Severity.CRITICAL,
+    subject="no new jobs",
+    judge_activity=_collector_silent,
+    threshold=ThresholdSpec(
+        "max_silence_factor",
+        "MAX_SILENCE_FACTOR",
+        "MaxSilenceFactor",
+        3.0,
+        Unit.FACTOR,
+        Direction.MAX,
+        optional=True,
+    ),
+    options=(
+        ThresholdSpec(
+            "max_silence_minutes", None, None, None, Unit.MINUTES, Direction.MAX, optional=True
+        ),
+    ),
+    advice=(
+        "This collector has stopped starting jobs: check its schedule and the account's "
+        "balance in the Bright Data control panel. If it only runs now and then, set "
+        "`max_silence_minutes` for it (or `max_silence_factor: null` to stop judging it) with "
+        "a per-collector override."
+    ),
+)
+
+
+# --- remediation: rerun the failed inputs ----------------------------------------------------
+
+# Not rules: what the monitor may do about a job-level alert, set per collector like a limit.
+REMEDIATION_SPECS: tuple[ThresholdSpec, ...] = (
+    ThresholdSpec("rerun_failed_inputs", None, None, False, Unit.SWITCH, Direction.MAX),
+    ThresholdSpec(
+        "max_reruns_per_day", "MAX_RERUNS_PER_DAY", "MaxRerunsPerDay", 3, Unit.COUNT, Direction.MAX
+    ),
 )
 
 
@@ -459,18 +514,33 @@ RULES: Mapping[Rule, RuleSpec] = _catalogue(
     _STUCK_QUEUED,
     _STUCK_RUNNING,
     _OUTPUT_BELOW_MIN,
+    _OUTPUT_BELOW_BASELINE,
+    _COLLECTOR_SILENT,
 )
 
+
+def _settings_of(spec: RuleSpec) -> tuple[ThresholdSpec, ...]:
+    return ((spec.threshold,) if spec.threshold is not None else ()) + spec.options
+
+
 THRESHOLD_SPECS: Mapping[str, ThresholdSpec] = MappingProxyType(
-    {spec.threshold.key: spec.threshold for spec in RULES.values() if spec.threshold is not None}
+    {
+        setting.key: setting
+        for setting in (
+            *(s for spec in RULES.values() for s in _settings_of(spec)),
+            *REMEDIATION_SPECS,
+        )
+    }
 )
-"""Threshold key -> its spec, in Rule order."""
+"""Setting key -> its spec: each rule's threshold and options in Rule order, then the
+remediation settings."""
 
 RULE_SEVERITY: Mapping[Rule, Severity] = MappingProxyType(
     {rule: spec.severity for rule, spec in RULES.items()}
 )
 JOB_EVENT_RULES = frozenset(rule for rule, spec in RULES.items() if spec.scope is Scope.JOB_EVENT)
 COLLECTOR_RULES = frozenset(rule for rule, spec in RULES.items() if spec.scope is Scope.COLLECTOR)
+ACTIVITY_RULES = frozenset(rule for rule, spec in RULES.items() if spec.scope is Scope.ACTIVITY)
 
 
 def spec_for(rule: Rule) -> RuleSpec:
@@ -487,19 +557,39 @@ def spec_named(name: str) -> RuleSpec | None:
         return None
 
 
-def judge(job: JobLog, thresholds: Thresholds, now: datetime) -> list[RuleResult]:
-    """One RuleResult per enabled rule, in Rule order (a rule whose optional threshold is None,
-    like max_fail_ratio by default, is off). Several rules may breach for one job (a failed job
-    usually has a low success rate too); the monitor groups them."""
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
+def judge(
+    job: JobLog, thresholds: Thresholds, now: datetime, history: History = EMPTY_HISTORY
+) -> list[RuleResult]:
+    """One RuleResult per enabled job rule, in Rule order (a rule whose optional threshold is
+    None, like max_fail_ratio by default, is off). Several rules may breach for one job (a
+    failed job usually has a low success rate too); the monitor groups them. `history` is what
+    the monitor remembers of the job's collector, for the rules that compare with it."""
+    _aware(now)
     results = []
     for spec in RULES.values():
+        if spec.judge is None:
+            continue
         limit = None if spec.threshold is None else getattr(thresholds, spec.threshold.key)
         if spec.threshold is not None and limit is None:
             continue
-        results.append(spec.judge(job, limit, now))
+        results.append(spec.judge(job, limit, now, history))
     return results
+
+
+def judge_collector(history: History, thresholds: Thresholds, now: datetime) -> list[RuleResult]:
+    """One RuleResult per collector-wide rule, from the collector's history alone (a rule turned
+    off for the collector answers UNKNOWN, which changes nothing)."""
+    _aware(now)
+    return [
+        spec.judge_activity(history, thresholds, now)
+        for spec in RULES.values()
+        if spec.judge_activity is not None
+    ]
+
+
+def _aware(now: datetime) -> None:
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
 
 
 def evaluate(job: JobLog, thresholds: Thresholds, now: datetime) -> list[Finding]:

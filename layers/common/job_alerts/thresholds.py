@@ -27,10 +27,12 @@ __all__ = [
     "thresholds_from_env",
 ]
 
-ThresholdValue = float | int | None
+ThresholdValue = float | int | bool | None
 
 COLLECTOR_ID_PATTERN = re.compile(r"^c_[A-Za-z0-9_]{1,64}$")
 
+# The environment's word for "this optional rule is off" (JSON documents use null).
+OFF = "off"
 SOURCE_DEFAULT = "default"
 SOURCE_ENVIRONMENT = "environment"
 SOURCE_OVERRIDES_DEFAULT = "overrides.default"
@@ -52,13 +54,16 @@ _EXPECTED: Mapping[Unit, str] = MappingProxyType(
         Unit.RATE: "a number between 0 and 1",
         Unit.COUNT: "a whole number >= 0",
         Unit.MINUTES: "a number > 0",
+        Unit.FACTOR: "a number > 0",
+        Unit.SWITCH: "true or false",
     }
 )
 
 ENV_VARS: Mapping[str, str] = MappingProxyType(
-    {name: spec.env_var for name, spec in THRESHOLD_SPECS.items()}
+    {name: spec.env_var for name, spec in THRESHOLD_SPECS.items() if spec.env_var is not None}
 )
-"""Threshold field name -> environment variable that sets it."""
+"""Threshold field name -> environment variable that sets it (settings made per collector only
+have none)."""
 
 
 def _show(value: Any) -> str:
@@ -81,6 +86,10 @@ def _check_value(path: str, spec: ThresholdSpec, value: Any) -> ThresholdValue:
         if spec.optional:
             return None
         raise ThresholdsError(path, f"expected {_expected(spec)}, got null")
+    if spec.unit is Unit.SWITCH:
+        if not isinstance(value, bool):
+            raise ThresholdsError(path, f"expected {_expected(spec)}, got {_show(value)}")
+        return value
     # bool is an int subclass, but `true` for a limit is always a mistake.
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ThresholdsError(path, f"expected {_expected(spec)}, got {_show(value)}")
@@ -113,6 +122,11 @@ class Thresholds:
     max_queue_minutes: float = _default("max_queue_minutes")
     max_run_minutes: float = _default("max_run_minutes")
     min_lines: int = _default("min_lines")
+    min_lines_vs_median: float | None = _default("min_lines_vs_median")
+    max_silence_factor: float | None = _default("max_silence_factor")
+    max_silence_minutes: float | None = _default("max_silence_minutes")
+    rerun_failed_inputs: bool = _default("rerun_failed_inputs")
+    max_reruns_per_day: int = _default("max_reruns_per_day")
 
     def __post_init__(self) -> None:
         for name, spec in THRESHOLD_SPECS.items():
@@ -127,6 +141,13 @@ class Thresholds:
 def _parse_env_value(var: str, spec: ThresholdSpec, text: str) -> ThresholdValue:
     stripped = text.strip()
     problem = f"expected {_EXPECTED[spec.unit]}, got {_show(text)}"
+    # An optional rule whose default is on is turned off from the template with "off".
+    if spec.optional and stripped.lower() == OFF:
+        return None
+    if spec.unit is Unit.SWITCH:
+        if stripped.lower() not in ("true", "false"):
+            raise ThresholdsError(var, problem)
+        return stripped.lower() == "true"
     if spec.unit is Unit.COUNT:
         if not re.fullmatch(r"[0-9]+", stripped):
             raise ThresholdsError(var, problem)
@@ -156,6 +177,8 @@ def thresholds_from_env(environ: Mapping[str, str]) -> tuple[Thresholds, frozens
     unfilled parameter); for MAX_FAIL_RATIO the default is "rule off"."""
     values: dict[str, ThresholdValue] = {}
     for name, spec in THRESHOLD_SPECS.items():
+        if spec.env_var is None:
+            continue
         raw = environ.get(spec.env_var)
         if raw is None or not raw.strip():
             continue

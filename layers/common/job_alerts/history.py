@@ -1,0 +1,176 @@
+"""What the monitor remembers of one collector between runs: when its recent jobs were created
+(its cadence, for the dead-collector rule) and the output of its recent settled jobs (its
+baseline, for the rules that compare a job with the collector's own past). Pure values: the store
+keeps them in one small item per collector, the decide stage extends them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from statistics import median
+from typing import Any
+
+from job_alerts.timeutil import iso, parse_iso
+
+# A baseline is the median of at most this many previous settled jobs, and needs at least
+# BASELINE_MIN_JOBS of them; a cadence needs at least CADENCE_MIN_INTERVALS gaps between jobs.
+BASELINE_MAX_JOBS = 20
+BASELINE_MIN_JOBS = 5
+CADENCE_MAX_TIMES = 21
+CADENCE_MIN_INTERVALS = 3
+
+
+@dataclass(frozen=True)
+class PastJob:
+    """One settled job as a baseline remembers it."""
+
+    job_id: str
+    lines: int | None
+
+    def to_list(self) -> list[Any]:
+        return [self.job_id, self.lines]
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A collector's typical output: the median of its previous settled jobs, and which."""
+
+    median_lines: float
+    job_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """How often a collector usually starts a job, and when it last did."""
+
+    interval: timedelta
+    last_created: datetime
+    intervals: int
+
+
+@dataclass(frozen=True)
+class History:
+    """Creation times of a collector's recent jobs and its recent settled jobs, oldest first,
+    each bounded (the item stays a few KB whatever the collector does)."""
+
+    created: tuple[datetime, ...] = ()
+    settled: tuple[PastJob, ...] = ()
+    version: int = 0
+
+    def __post_init__(self) -> None:
+        # Creation times in order, each once, whatever order they were given in.
+        object.__setattr__(self, "created", tuple(sorted(set(self.created))))
+
+    # ---- reading ---------------------------------------------------------------------------
+
+    @property
+    def last_created(self) -> datetime | None:
+        return self.created[-1] if self.created else None
+
+    def cadence(self) -> Cadence | None:
+        """The median gap between job creations, or None with fewer than
+        CADENCE_MIN_INTERVALS gaps to learn from."""
+        gaps = [b - a for a, b in zip(self.created, self.created[1:], strict=False)]
+        if len(gaps) < CADENCE_MIN_INTERVALS or self.last_created is None:
+            return None
+        typical = timedelta(seconds=median(gap.total_seconds() for gap in gaps))
+        return Cadence(typical, self.last_created, len(gaps))
+
+    def baseline(self, exclude: str | None = None) -> Baseline | None:
+        """The median output of the last BASELINE_MAX_JOBS settled jobs that reported lines
+        (not counting `exclude`, the job being judged), or None with fewer than
+        BASELINE_MIN_JOBS of them. A median, so one odd job does not move it."""
+        known = [p for p in self.settled if p.lines is not None and p.job_id != exclude]
+        recent = known[-BASELINE_MAX_JOBS:]
+        if len(recent) < BASELINE_MIN_JOBS:
+            return None
+        return Baseline(
+            float(median(p.lines for p in recent if p.lines is not None)),
+            tuple(p.job_id for p in recent),
+        )
+
+    def knows(self, job_id: str) -> bool:
+        return any(p.job_id == job_id for p in self.settled)
+
+    # ---- extending (each returns a new History) ---------------------------------------------
+
+    def with_created(self, times: Iterable[datetime]) -> History:
+        """Add job creation times (duplicates and order do not matter)."""
+        merged = sorted(set(self.created).union(times))[-CADENCE_MAX_TIMES:]
+        return replace(self, created=tuple(merged))
+
+    def with_settled(self, job: PastJob) -> History:
+        """Add a settled job (once: a job already remembered is not added again)."""
+        if self.knows(job.job_id):
+            return self
+        kept = (*self.settled, job)[-BASELINE_MAX_JOBS:]
+        return replace(self, settled=kept)
+
+    # ---- storage form ----------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "created": [iso(moment) for moment in self.created],
+            "settled": [past.to_list() for past in self.settled],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None, version: int = 0) -> History:
+        """Read the stored form; anything unreadable in it is dropped, not fatal (a history
+        only sharpens judgement, losing part of it must not stop a run)."""
+        if not data:
+            return cls(version=version)
+        created: list[datetime] = []
+        for text in data.get("created") or ():
+            moment = _moment(text)
+            if moment is not None:
+                created.append(moment)
+        settled: list[PastJob] = []
+        for entry in data.get("settled") or ():
+            past = _past_job(entry)
+            if past is not None:
+                settled.append(past)
+        return cls(
+            created=tuple(sorted(created)[-CADENCE_MAX_TIMES:]),
+            settled=tuple(settled[-BASELINE_MAX_JOBS:]),
+            version=version,
+        )
+
+
+def _moment(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return parse_iso(text)
+    except ValueError:
+        return None
+
+
+def _past_job(entry: Any) -> PastJob | None:
+    if not isinstance(entry, list | tuple) or len(entry) != 2 or not isinstance(entry[0], str):
+        return None
+    lines = entry[1]
+    # DynamoDB hands numbers back as Decimal.
+    if lines is not None and not isinstance(lines, bool):
+        try:
+            lines = int(lines)
+        except (TypeError, ValueError):
+            lines = None
+    elif isinstance(lines, bool):
+        lines = None
+    return PastJob(entry[0], lines)
+
+
+EMPTY_HISTORY = History()
+
+__all__ = [
+    "BASELINE_MAX_JOBS",
+    "BASELINE_MIN_JOBS",
+    "CADENCE_MIN_INTERVALS",
+    "EMPTY_HISTORY",
+    "Baseline",
+    "Cadence",
+    "History",
+    "PastJob",
+]
