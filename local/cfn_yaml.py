@@ -4,6 +4,7 @@ become the long JSON form ({"Ref": ...}, {"Fn::Sub": ...}) that CloudFormation i
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -92,31 +93,39 @@ def parameter_values(
     return values
 
 
+def _equals(evaluate: Callable[[Any], Any], arg: Any) -> bool:
+    left, right = (evaluate(item) for item in arg)
+    return str(left) == str(right)
+
+
+# The functions a condition combines others with; each gets the evaluator for its arguments
+# (local/stack.py evaluates conditions with its own Ref rules, and shares these).
+CONDITION_FUNCTIONS: dict[str, Callable[[Callable[[Any], Any], Any], bool]] = {
+    "Fn::Equals": _equals,
+    "Fn::Not": lambda evaluate, arg: not evaluate(arg[0]),
+    "Fn::And": lambda evaluate, arg: all(evaluate(item) for item in arg),
+    "Fn::Or": lambda evaluate, arg: any(evaluate(item) for item in arg),
+}
+
+
 def evaluate_conditions(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, bool]:
     """Evaluate the template's Conditions section for the given parameter values."""
     definitions: dict[str, Any] = template.get("Conditions", {})
     results: dict[str, bool] = {}
 
     def value(node: Any) -> Any:
-        if isinstance(node, dict) and len(node) == 1:
-            ((key, arg),) = node.items()
-            if key == "Ref":
-                if arg not in parameters:
-                    raise ValueError(f"condition refers to {arg!r}, which has no value")
-                return parameters[arg]
-            if key == "Condition":
-                return condition(arg)
-            if key == "Fn::Equals":
-                left, right = (value(item) for item in arg)
-                return str(left) == str(right)
-            if key == "Fn::Not":
-                return not value(arg[0])
-            if key == "Fn::And":
-                return all(value(item) for item in arg)
-            if key == "Fn::Or":
-                return any(value(item) for item in arg)
-            raise ValueError(f"unsupported function in a condition: {key}")
-        return node
+        if not isinstance(node, dict) or len(node) != 1:
+            return node
+        ((key, arg),) = node.items()
+        if key == "Ref":
+            if arg not in parameters:
+                raise ValueError(f"condition refers to {arg!r}, which has no value")
+            return parameters[arg]
+        if key == "Condition":
+            return condition(arg)
+        if key in CONDITION_FUNCTIONS:
+            return CONDITION_FUNCTIONS[key](value, arg)
+        raise ValueError(f"unsupported function in a condition: {key}")
 
     def condition(name: str) -> bool:
         if name not in results:

@@ -16,7 +16,7 @@ from typing import Any
 
 import boto3
 
-from local.cfn_yaml import load_template
+from local.cfn_yaml import CONDITION_FUNCTIONS, load_template
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
@@ -100,32 +100,34 @@ class _Resolver:
             return node
         if len(node) == 1:
             ((key, arg),) = node.items()
-            if key == "Ref":
-                return _NO_VALUE if arg == "AWS::NoValue" else self.parameters.get(arg, arg)
-            if key == "Fn::Equals":
-                left, right = (self.value(a) for a in arg)
-                return str(left) == str(right)
-            if key == "Fn::Not":
-                return not self.value(arg[0])
-            if key == "Fn::And":
-                return all(self.value(a) for a in arg)
-            if key == "Fn::Or":
-                return any(self.value(a) for a in arg)
-            if key == "Condition":
-                return self.condition(arg)
-            if key == "Fn::If":
-                name, yes, no = arg
-                return self.value(yes if self.condition(name) else no)
-            if key == "Fn::Sub" and isinstance(arg, str):
-                text = arg
-                for pname, pvalue in self.parameters.items():
-                    text = text.replace("${" + pname + "}", pvalue)
-                return text
+            found = self._function(key, arg)
+            if found is not _NOT_A_FUNCTION:
+                return found
         resolved = {k: self.value(v) for k, v in node.items()}
         return {k: v for k, v in resolved.items() if v is not _NO_VALUE}
 
+    def _function(self, key: str, arg: Any) -> Any:
+        """The value of the intrinsic function `key`, or _NOT_A_FUNCTION when a one-key mapping
+        is plain data."""
+        if key == "Ref":
+            return _NO_VALUE if arg == "AWS::NoValue" else self.parameters.get(arg, arg)
+        if key == "Condition":
+            return self.condition(arg)
+        if key == "Fn::If":
+            name, yes, no = arg
+            return self.value(yes if self.condition(name) else no)
+        if key == "Fn::Sub" and isinstance(arg, str):
+            text = arg
+            for pname, pvalue in self.parameters.items():
+                text = text.replace("${" + pname + "}", pvalue)
+            return text
+        if key in CONDITION_FUNCTIONS:
+            return CONDITION_FUNCTIONS[key](self.value, arg)
+        return _NOT_A_FUNCTION
+
 
 _NO_VALUE = object()  # what !Ref AWS::NoValue resolves to: the property is left out
+_NOT_A_FUNCTION = object()
 
 
 def lambda_sns_record(envelope: Mapping[str, Any], subscription_arn: str) -> dict[str, Any]:
@@ -192,13 +194,13 @@ class LocalStack:
         arn = f"{self.topic_arn}:{queue}"
         return [lambda_sns_record(envelope, arn) for envelope in self.drain(queue)]
 
+    def aws_env(self) -> dict[str, str]:
+        """What boto3 needs to reach the stack: dummy credentials and the endpoint."""
+        return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint}
+
     def env(self) -> dict[str, str]:
-        return {
-            **FAKE_CREDENTIALS,
-            "AWS_ENDPOINT_URL": self.endpoint,
-            "TABLE_NAME": self.table_name,
-            "TOPIC_ARN": self.topic_arn,
-        }
+        """aws_env plus the table and topic, as the monitor reads them."""
+        return {**self.aws_env(), "TABLE_NAME": self.table_name, "TOPIC_ARN": self.topic_arn}
 
 
 def _session() -> boto3.session.Session:
