@@ -56,6 +56,8 @@ class JobRecord:
     # Consecutive reads whose answer could not be judged, and why the last one could not.
     unreadable_reads: int = 0
     unreadable_reason: str | None = None
+    # The job whose failed inputs this job reruns (a rerun is never rerun itself).
+    rerun_of: str | None = None
 
     @property
     def live_sort_key(self) -> str:
