@@ -1,0 +1,405 @@
+"""StateStore: the one entry point to the state table, one method per question the monitor asks
+(jobs, collector alarms and listings, alerts and the outbox, silences, monitor health). Items
+and keys come from `items`, the conditional writes behind "only once" from `transactions`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from job_alerts.models import (
+    AlarmClaim,
+    AlertRecord,
+    Claim,
+    CollectorMeta,
+    ConflictError,
+    Health,
+    JobRecord,
+    OutboxEntry,
+    RuleAlarm,
+    Silence,
+    StateError,
+)
+from job_alerts.state.items import (
+    ALARM_SORT_PREFIX,
+    COLLECTORS,
+    HEALTH_KEY,
+    HISTORY,
+    LIVE,
+    OPEN_ALARMS,
+    OUTBOX,
+    alarm_partition,
+    alert_key,
+    alert_record,
+    bounded_job_item,
+    collector_meta,
+    collector_meta_item,
+    from_attributes,
+    health_record,
+    job_item,
+    job_key,
+    job_record,
+    key_attributes,
+    outbox_entry,
+    outbox_key,
+    rule_alarm,
+    silence_item,
+    silence_key,
+    silence_record,
+    to_attributes,
+)
+from job_alerts.state.transactions import (
+    alarm_put,
+    mark_sent_items,
+    record_alert_items,
+    refused_claims,
+)
+from job_alerts.timeutil import iso
+
+_BATCH_GET_MAX = 100
+_BATCH_WRITE_MAX = 25
+
+__all__ = ["OpCounter", "StateStore"]
+
+
+@dataclass
+class OpCounter:
+    reads: int = 0  # read operations (GetItem/Query pages/BatchGetItem calls)
+    writes: int = 0  # write operations (Put/Update/Delete/BatchWrite calls/transactions)
+    items_written: int = 0
+
+    def snapshot(self) -> dict[str, int]:
+        return {"reads": self.reads, "writes": self.writes, "items_written": self.items_written}
+
+
+class StateStore:
+    """All access to the state table. Methods map to the questions the monitor asks."""
+
+    def __init__(self, table_name: str, client: Any) -> None:
+        self.table = table_name
+        self.client = client
+        self.ops = OpCounter()
+
+    # ---- jobs -----------------------------------------------------------------------------
+    def get_jobs(self, job_ids: Iterable[str]) -> dict[str, JobRecord]:
+        found: dict[str, JobRecord] = {}
+        ids = list(dict.fromkeys(job_ids))
+        for start in range(0, len(ids), _BATCH_GET_MAX):
+            keys = [key_attributes(job_key(jid)) for jid in ids[start : start + _BATCH_GET_MAX]]
+            request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
+            attempt = 0
+            while request:
+                self.ops.reads += 1
+                response = self.client.batch_get_item(RequestItems=request)
+                for raw in response.get("Responses", {}).get(self.table, []):
+                    record = job_record(from_attributes(raw))
+                    found[record.job_id] = record
+                request = response.get("UnprocessedKeys") or {}
+                attempt = _backoff(attempt) if request else 0
+        return found
+
+    def add_job(self, record: JobRecord) -> bool:
+        """Record a newly seen job; False when it is already known (another run or route won)."""
+        try:
+            self.ops.writes += 1
+            self.ops.items_written += 1
+            self.client.put_item(
+                TableName=self.table,
+                Item=to_attributes(job_item(record)),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def live_jobs(self, limit: int | None = None) -> list[JobRecord]:
+        """Live jobs oldest first, through the sparse index (never a Scan)."""
+        jobs: list[JobRecord] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :live",
+            "ExpressionAttributeValues": {":live": {"S": LIVE}},
+        }
+        for raw in self._query(kwargs):
+            jobs.append(job_record(from_attributes(raw)))
+            if limit is not None and len(jobs) >= limit:
+                break
+        return jobs
+
+    def put_jobs(self, records: Sequence[JobRecord]) -> None:
+        """Batch-write job states (whole items; decisions live on separate items, so a stale
+        overwrite here can at worst cause one extra read, never a lost or repeated alert)."""
+        requests = [{"PutRequest": {"Item": to_attributes(bounded_job_item(r))}} for r in records]
+        self._batch_write(requests)
+
+    # ---- collector alarms -----------------------------------------------------------------
+    def get_alarms(self, collector_id: str) -> dict[str, RuleAlarm]:
+        kwargs = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :rule)",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": alarm_partition(collector_id)},
+                ":rule": {"S": ALARM_SORT_PREFIX},
+            },
+            "ConsistentRead": True,
+        }
+        alarms = [rule_alarm(from_attributes(raw)) for raw in self._query(kwargs)]
+        return {a.rule: a for a in alarms}
+
+    def save_alarm(self, alarm: RuleAlarm, expected_version: int) -> None:
+        op = alarm_put(self.table, alarm, expected_version)["Put"]
+        try:
+            self.ops.writes += 1
+            self.ops.items_written += 1
+            self.client.put_item(**op)
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                raise ConflictError(
+                    "alarm changed concurrently", (AlarmClaim(alarm, expected_version),)
+                ) from None
+            raise
+
+    def collectors_with_open_alarms(self) -> set[str]:
+        kwargs = {
+            "TableName": self.table,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :open",
+            "ExpressionAttributeValues": {":open": {"S": OPEN_ALARMS}},
+        }
+        return {from_attributes(raw)["collector_id"] for raw in self._query(kwargs)}
+
+    # ---- collector listings ---------------------------------------------------------------
+    def collector_meta(self) -> dict[str, CollectorMeta]:
+        """What the last runs saw of each collector (name, last_run), to skip unchanged ones."""
+        kwargs = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": COLLECTORS}},
+            "ConsistentRead": True,
+        }
+        metas = (collector_meta(from_attributes(raw)) for raw in self._query(kwargs))
+        return {meta.collector_id: meta for meta in metas}
+
+    def save_collector_meta(self, metas: Sequence[CollectorMeta]) -> None:
+        requests = [{"PutRequest": {"Item": to_attributes(collector_meta_item(m))}} for m in metas]
+        self._batch_write(requests)
+
+    # ---- decisions and the outbox ---------------------------------------------------------
+    def record_alert(
+        self,
+        record: AlertRecord,
+        claims: Sequence[Claim],
+        *,
+        ttl_days: int,
+        lease_until: datetime | None,
+        owner: str,
+    ) -> None:
+        """Atomically claim every decision and store the alert (plus its outbox entry when it is
+        to be sent). Raises ConflictError naming the claims another run already made."""
+        ops = record_alert_items(
+            self.table, record, claims, ttl_days=ttl_days, lease_until=lease_until, owner=owner
+        )
+        try:
+            self.ops.writes += 1
+            self.ops.items_written += len(ops)
+            self.client.transact_write_items(TransactItems=ops)
+        except ClientError as exc:
+            if _code(exc) != "TransactionCanceledException":
+                raise
+            raise ConflictError(
+                "a decision was already claimed", refused_claims(exc, claims)
+            ) from None
+
+    def pending_outbox(self, now: datetime, owner: str) -> list[OutboxEntry]:
+        """Outbox entries this run may publish: its own, or others whose lease has run out."""
+        kwargs = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": OUTBOX}},
+            "ConsistentRead": True,
+        }
+        entries = []
+        for raw in self._query(kwargs):
+            entry = outbox_entry(from_attributes(raw))
+            if entry.owner == owner or entry.lease_until <= now.timestamp():
+                entries.append(entry)
+        return entries
+
+    def take_lease(self, entry: OutboxEntry, owner: str, until: datetime, now: datetime) -> bool:
+        """Conditionally take an outbox entry so two runs never publish it at the same time."""
+        try:
+            self.ops.writes += 1
+            self.ops.items_written += 1
+            self.client.update_item(
+                TableName=self.table,
+                Key=key_attributes(outbox_key(entry.entry_id)),
+                UpdateExpression="SET #o = :me, lease_until = :until ADD attempts :one",
+                ConditionExpression="attribute_exists(pk) AND (#o = :me OR lease_until <= :now)",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={
+                    ":me": {"S": owner},
+                    ":until": {"N": str(int(until.timestamp()))},
+                    ":now": {"N": str(int(now.timestamp()))},
+                    ":one": {"N": "1"},
+                },
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def release_lease(self, entry: OutboxEntry, owner: str) -> None:
+        """After a failed publish: let the next run retry at once instead of after the lease."""
+        try:
+            self.ops.writes += 1
+            self.ops.items_written += 1
+            self.client.update_item(
+                TableName=self.table,
+                Key=key_attributes(outbox_key(entry.entry_id)),
+                UpdateExpression="SET lease_until = :zero",
+                ConditionExpression="#o = :me",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":zero": {"N": "0"}, ":me": {"S": owner}},
+            )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
+
+    def get_alert(self, alert_id: str) -> AlertRecord | None:
+        self.ops.reads += 1
+        response = self.client.get_item(
+            TableName=self.table, Key=key_attributes(alert_key(alert_id)), ConsistentRead=True
+        )
+        raw = response.get("Item")
+        return alert_record(from_attributes(raw)) if raw else None
+
+    def mark_sent(self, entry: OutboxEntry, message_id: str, now: datetime) -> None:
+        self.ops.writes += 1
+        self.ops.items_written += 2
+        self.client.transact_write_items(
+            TransactItems=mark_sent_items(self.table, entry, message_id, now)
+        )
+
+    # ---- history --------------------------------------------------------------------------
+    def history(
+        self, *, since: datetime | None = None, collector_id: str | None = None, limit: int = 100
+    ) -> list[AlertRecord]:
+        values: dict[str, Any] = {":h": {"S": HISTORY}}
+        condition = "gsi1pk = :h"
+        if since is not None:
+            condition += " AND gsi1sk >= :since"
+            values[":since"] = {"S": iso(since)}
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+        }
+        records = []
+        for raw in self._query(kwargs):
+            record = alert_record(from_attributes(raw))
+            if collector_id and record.collector_id != collector_id:
+                continue
+            records.append(record)
+            if len(records) >= limit:
+                break
+        return records
+
+    # ---- silences -------------------------------------------------------------------------
+    def silence(self, silence: Silence) -> None:
+        self.ops.writes += 1
+        self.client.put_item(TableName=self.table, Item=to_attributes(silence_item(silence)))
+
+    def unsilence(self, collector_id: str) -> bool:
+        self.ops.writes += 1
+        response = self.client.delete_item(
+            TableName=self.table,
+            Key=key_attributes(silence_key(collector_id)),
+            ReturnValues="ALL_OLD",
+        )
+        return bool(response.get("Attributes"))
+
+    def active_silence(self, collector_id: str, now: datetime) -> Silence | None:
+        self.ops.reads += 1
+        response = self.client.get_item(
+            TableName=self.table,
+            Key=key_attributes(silence_key(collector_id)),
+            ConsistentRead=True,
+        )
+        raw = response.get("Item")
+        if not raw:
+            return None
+        silence = silence_record(from_attributes(raw))
+        if silence is None or silence.until <= now:
+            return None
+        return silence
+
+    # ---- monitor health -------------------------------------------------------------------
+    def get_health(self) -> Health:
+        self.ops.reads += 1
+        response = self.client.get_item(
+            TableName=self.table, Key=key_attributes(HEALTH_KEY), ConsistentRead=True
+        )
+        raw = response.get("Item")
+        return health_record(from_attributes(raw)) if raw else Health()
+
+    def save_cursor(self, cursor: str | None) -> None:
+        self.ops.writes += 1
+        self.ops.items_written += 1
+        if cursor is None:
+            self.client.update_item(
+                TableName=self.table,
+                Key=key_attributes(HEALTH_KEY),
+                UpdateExpression="REMOVE live_cursor",
+            )
+        else:
+            self.client.update_item(
+                TableName=self.table,
+                Key=key_attributes(HEALTH_KEY),
+                UpdateExpression="SET live_cursor = :c",
+                ExpressionAttributeValues={":c": {"S": cursor}},
+            )
+
+    # ---- plumbing -------------------------------------------------------------------------
+    def _query(self, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        while True:
+            self.ops.reads += 1
+            response = self.client.query(**kwargs)
+            yield from response.get("Items", [])
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs = {**kwargs, "ExclusiveStartKey": last}
+
+    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
+        for start in range(0, len(requests), _BATCH_WRITE_MAX):
+            pending: dict[str, Any] = {self.table: requests[start : start + _BATCH_WRITE_MAX]}
+            attempt = 0
+            while pending:
+                self.ops.writes += 1
+                self.ops.items_written += len(pending[self.table])
+                response = self.client.batch_write_item(RequestItems=pending)
+                pending = response.get("UnprocessedItems") or {}
+                attempt = _backoff(attempt) if pending else 0
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _backoff(attempt: int) -> int:
+    """Sleep before re-sending unprocessed batch items (DynamoDB asks callers to back off)."""
+    if attempt >= 8:
+        raise StateError("DynamoDB kept returning unprocessed items; giving up for this run")
+    time.sleep(min(0.05 * (2**attempt), 2.0))
+    return attempt + 1
