@@ -52,10 +52,29 @@ def run_once(
 ) -> RunSummary:
     monitor = build_monitor(cfg, remaining_ms=remaining_ms, with_publisher=not dry_run)
     logger.append_keys(run_id=monitor.run_id)
-    summary = monitor.run(dry_run=dry_run)
+    try:
+        summary = monitor.run(dry_run=dry_run)
+    except Exception as exc:
+        if not dry_run:
+            _leave_run_record(cfg, None, f"the run failed: {type(exc).__name__}")
+        raise
+    if not dry_run:
+        _leave_run_record(cfg, summary, None)
     emit_metrics(summary)
     logger.info("run finished", extra={"summary": summary.to_dict()})
     return summary
+
+
+def _leave_run_record(cfg: Settings, summary: RunSummary | None, error: str | None) -> None:
+    """What `job-alerts status` shows as the last run. Bookkeeping: failing to write it never
+    turns a run that did its work into a failed one, nor hides why a failed run failed."""
+    from job_alerts import status
+
+    try:
+        status.record_run(factory.state_store(cfg), factory.clock()(), summary, error)
+    except Exception as exc:
+        log = logger.debug if summary is None else logger.warning
+        log("could not record the run for `job-alerts status`", extra={"error": repr(exc)})
 
 
 def emit_metrics(summary: RunSummary) -> None:

@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from job_alerts.cli import check, operate, thresholds
+from job_alerts.cli import check, operate, status, thresholds
 from job_alerts.cli.output import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -30,7 +30,8 @@ def _add_global_options(parser: argparse.ArgumentParser, *, in_command: bool) ->
         "--stack",
         metavar="NAME",
         default=default,
-        help="read the table and topic from this CloudFormation stack's outputs",
+        help="use what this CloudFormation stack deployed: its table and topic, and the "
+        "monitor's thresholds, override document and token parameter",
     )
     group.add_argument(
         "--region", metavar="REGION", default=default, help="AWS region (default: from AWS config)"
@@ -46,10 +47,12 @@ def _add_global_options(parser: argparse.ArgumentParser, *, in_command: bool) ->
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Operate Bright Data job alerts: check jobs, run the monitor, silence "
-        "collectors, read the alert history. Configuration comes from the environment "
+        description="Operate Bright Data job alerts: see what is red, check jobs, run the "
+        "monitor, silence collectors, read the alert history. Configuration comes from the "
+        "environment "
         "(BRIGHTDATA_API_TOKEN, TABLE_NAME, TOPIC_ARN, thresholds ...) or --stack.",
-        epilog="Exit codes: 0 ok, 1 findings (check) or failed alerts (run), "
+        epilog="Exit codes: 0 ok, 1 findings (check), failed alerts (run) or something open "
+        "(status), "
         "2 usage/configuration error or something could not be read.",
     )
     _add_global_options(parser, in_command=False)
@@ -61,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
+    status.register(command)
     check.register(command)
     thresholds.register(command)
     operate.register_run(command)

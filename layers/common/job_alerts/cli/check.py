@@ -77,7 +77,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from job_alerts import factory
     from job_alerts.brightdata import InvalidId, validate_job_id
 
-    cfg = load_settings(args)
+    cfg = load_settings(args, judges=True)
     judge_with = factory.thresholds_resolver(cfg)
     describe = threshold_describer(cfg) if args.collector_thresholds else None
     requested = list(dict.fromkeys(args.job_ids))

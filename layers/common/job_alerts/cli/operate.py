@@ -128,7 +128,7 @@ def register_test_alert(command: AddCommand) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from job_alerts import service
 
-    cfg = load_settings(args)
+    cfg = load_settings(args, judges=True)
     summary = service.run_once(cfg, dry_run=args.dry_run)
     if args.json:
         print_json(summary.to_dict())

@@ -75,12 +75,15 @@ def cli_logging(verbose: bool) -> Iterator[None]:
 def operational_error(exc: BaseException) -> str | None:
     """A one-line message for failures an operator can act on; None for programming errors."""
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
     from job_alerts.brightdata import BrightDataError
+    from job_alerts.cli.deployed import NO_REGION
     from job_alerts.models import StateError
     from job_alerts.publish import PublishError
 
+    if isinstance(exc, NoRegionError):
+        return NO_REGION
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         operation = getattr(exc, "operation_name", "AWS call")

@@ -55,7 +55,7 @@ def cmd_thresholds(args: argparse.Namespace) -> int:
     from job_alerts import factory
     from job_alerts.thresholds import effective
 
-    cfg = load_settings(args)
+    cfg = load_settings(args, judges=True)
     overrides = factory.load_overrides(cfg)
     eff = effective(args.collector, (cfg.env_thresholds, cfg.env_threshold_names), overrides)
     with_overrides = sorted(overrides.collectors) if overrides is not None else []

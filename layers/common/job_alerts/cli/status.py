@@ -1,0 +1,163 @@
+"""`job-alerts status`: what is red right now. The monitor's health and last run, open alarms per
+collector, silences, live jobs and unsent alerts; with --stack also the Slack dead-letter queue
+and the stack's CloudWatch alarms. Exit 0 when nothing is open, 1 when something is."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from job_alerts.cli.deployed import dead_letter_depth, load_deployment, stack_alarms
+from job_alerts.cli.output import EXIT_FINDINGS, EXIT_OK, print_json, safe, show_time
+
+if TYPE_CHECKING:
+    from job_alerts.cli.app import AddCommand
+    from job_alerts.status import OpenAlarm, StateStatus
+
+STATUS_SCHEMA_VERSION = 1
+
+
+def register(command: AddCommand) -> None:
+    status = command(
+        "status",
+        cmd_status,
+        "Show what is red now: monitor health and last run, open alarms per collector, "
+        "silences, live jobs and unsent alerts (with --stack also the Slack dead-letter queue "
+        "and the stack's CloudWatch alarms). Exit 0 when nothing is open, 1 when an alarm is "
+        "open or the monitor is degraded.",
+    )
+    status.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from job_alerts import factory
+    from job_alerts.status import read_status
+
+    deployment = load_deployment(args)
+    cfg = deployment.settings
+    state = read_status(factory.state_store(cfg), factory.clock()(), watched=cfg.collectors)
+    stack: dict[str, Any] | None = None
+    if deployment.stack:
+        stack = {
+            "name": deployment.stack,
+            "slack_dead_letter_queue": dead_letter_depth(deployment.outputs),
+            "alarms": stack_alarms(deployment.stack),
+        }
+    document = status_document(state, stack)
+    if args.json:
+        print_json(document)
+    else:
+        _print_status(state, stack, document["open"])
+    return EXIT_FINDINGS if document["open"] else EXIT_OK
+
+
+def status_document(state: StateStatus, stack: dict[str, Any] | None) -> dict[str, Any]:
+    """The `--json` document (its shape is documented in the README)."""
+    from job_alerts.timeutil import iso
+
+    stack_alarms_open = [a for a in (stack or {}).get("alarms", []) if a["state"] == "ALARM"]
+    return {
+        "schema_version": STATUS_SCHEMA_VERSION,
+        "checked_at": iso(state.checked_at),
+        "open": bool(state.open_alarms or state.monitor.degraded or stack_alarms_open),
+        "monitor": state.monitor.to_dict(),
+        "open_alarms": [alarm.to_dict() for alarm in state.open_alarms],
+        "silences": [silence.to_dict() for silence in state.silences],
+        "jobs": {"live": state.live_jobs, "live_by_source": dict(state.live_jobs_by_source)},
+        "unsent_alerts": [alert.to_dict() for alert in state.unsent],
+        "stack": stack,
+    }
+
+
+def _measure(alarm: OpenAlarm) -> str | None:
+    from job_alerts.alerts import AlertEntry, AlertKind
+    from job_alerts.alerts.wording import measure
+    from job_alerts.rules import Severity
+
+    if alarm.observed is None or alarm.limit is None:
+        return None
+    entry = AlertEntry(
+        AlertKind.ALARM,
+        alarm.rule,
+        Severity(alarm.severity or "warning"),
+        "",
+        observed=alarm.observed,
+        limit=alarm.limit,
+    )
+    return measure(entry)
+
+
+def _print_monitor(state: StateStatus) -> None:
+    monitor = state.monitor
+    if monitor.degraded:
+        print(f"Monitor: DEGRADED ({monitor.state}) since {show_time(monitor.since)}")
+        if monitor.detail:
+            print(f"  {safe(monitor.detail)}")
+    else:
+        print("Monitor: healthy")
+    run = monitor.last_run
+    if run is None:
+        print("  last run: none recorded yet")
+        return
+    took = f" in {run.duration_ms:,} ms" if run.duration_ms is not None else ""
+    outcome = {"ok": "ok", "alerts_failed": "some alerts could not be published"}.get(
+        run.outcome, run.outcome
+    )
+    print(f"  last run: {show_time(run.finished_at)}, {outcome}{took}")
+    if run.detail:
+        print(f"  {safe(run.detail)}")
+
+
+def _print_alarms(state: StateStatus) -> None:
+    if not state.open_alarms:
+        print("Open alarms: none")
+        return
+    print(f"Open alarms ({len(state.open_alarms)}):")
+    for alarm in state.open_alarms:
+        name = f" ({safe(alarm.collector_name, 60)})" if alarm.collector_name else ""
+        print(
+            f"  {alarm.collector_id}{name}  {alarm.rule}  {alarm.state} "
+            f"since {show_time(alarm.since)}"
+        )
+        measured = _measure(alarm)
+        details = [measured] if measured else []
+        if alarm.latest_job:
+            details.append(f"latest job {safe(alarm.latest_job, 80)}")
+        if details:
+            print(f"    {' · '.join(details)}")
+
+
+def _print_stack(stack: dict[str, Any]) -> None:
+    queue = stack["slack_dead_letter_queue"]
+    if queue is None:
+        print("Slack dead-letter queue: none (the stack has no Slack notifier)")
+    else:
+        print(f"Slack dead-letter queue: {queue['messages']} message(s)")
+    alarms = stack["alarms"]
+    print(f"CloudWatch alarms of stack {safe(stack['name'], 128)} ({len(alarms)}):")
+    for alarm in alarms:
+        print(f"  {alarm['state'] or '?':<17} {safe(alarm['name'], 200)}")
+
+
+def _print_status(state: StateStatus, stack: dict[str, Any] | None, is_open: bool) -> None:
+    _print_monitor(state)
+    _print_alarms(state)
+    if state.silences:
+        print(f"Silences ({len(state.silences)}):")
+        for silence in state.silences:
+            by = f" (by {safe(silence.created_by, 80)})" if silence.created_by else ""
+            print(
+                f"  {silence.collector_id} until {show_time(silence.until)}: "
+                f"{safe(silence.reason, 200)}{by}"
+            )
+    else:
+        print("Silences: none")
+    sources = ", ".join(f"{n} {src}" for src, n in sorted(state.live_jobs_by_source.items()))
+    print(f"Live jobs: {state.live_jobs}" + (f" ({sources})" if sources else ""))
+    print(f"Unsent alerts: {len(state.unsent)}")
+    for alert in state.unsent:
+        print(f"  {show_time(alert.created_at)}  {safe(alert.subject or alert.alert_id)}")
+    if stack is not None:
+        _print_stack(stack)
+    print()
+    print("Something is open (exit 1)." if is_open else "Nothing is open.")

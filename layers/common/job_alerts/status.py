@@ -1,0 +1,258 @@
+"""What is red right now, read from the state table: the monitor's last run and health, open
+alarms per collector, silences, live jobs and alerts not yet published. Also where a run leaves
+its record (one item per table, overwritten by each run).
+
+The queries go through StateStore's public methods; the run record is the one item kept here,
+because the store has no place for it yet (state.py is being split; it moves there after)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from job_alerts.models import AlarmState, HealthState
+from job_alerts.timeutil import iso, parse_iso
+
+if TYPE_CHECKING:
+    from job_alerts.models import RuleAlarm
+    from job_alerts.monitor import RunSummary
+    from job_alerts.state import StateStore
+
+# The run record's key: beside the monitor's health item, under the same partition.
+_RUN_KEY = {"pk": {"S": "MONITOR"}, "sk": {"S": "LAST_RUN"}}
+# Every outbox entry, whoever holds its lease (pending_outbox filters on the lease's end).
+_END_OF_TIME = datetime(9999, 12, 31, tzinfo=UTC)
+# How far back the history is searched for the alert that opened an alarm.
+_HISTORY_SEARCH = 200
+
+OUTCOME_OK = "ok"
+OUTCOME_ALERTS_FAILED = "alerts_failed"
+OUTCOME_ERROR = "error"
+
+
+@dataclass(frozen=True)
+class LastRun:
+    finished_at: datetime
+    outcome: str  # ok | alerts_failed | error
+    duration_ms: int | None = None
+    health: str | None = None
+    detail: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "finished_at": iso(self.finished_at),
+            "outcome": self.outcome,
+            "duration_ms": self.duration_ms,
+            "health": self.health,
+            "detail": self.detail,
+        }
+
+
+def record_run(
+    store: StateStore, finished_at: datetime, summary: RunSummary | None, error: str | None
+) -> None:
+    """Leave the run's record: when it ended, how, how long it took. `error` is a one-line
+    reason for a run that raised (never the exception's text, which could hold anything)."""
+    item: dict[str, Any] = {**_RUN_KEY, "finished_at": {"S": iso(finished_at)}}
+    if summary is None:
+        item["outcome"] = {"S": OUTCOME_ERROR}
+        item["detail"] = {"S": (error or "the run failed")[:300]}
+    else:
+        failed = summary.alerts_failed > 0
+        item["outcome"] = {"S": OUTCOME_ALERTS_FAILED if failed else OUTCOME_OK}
+        item["duration_ms"] = {"N": str(summary.duration_ms)}
+        item["health"] = {"S": summary.health}
+    store.client.put_item(TableName=store.table, Item=item)
+
+
+def last_run(store: StateStore) -> LastRun | None:
+    response = store.client.get_item(TableName=store.table, Key=_RUN_KEY, ConsistentRead=True)
+    raw = response.get("Item")
+    if not raw:
+        return None
+    finished = parse_iso(raw.get("finished_at", {}).get("S"))
+    if finished is None:
+        return None
+    duration = raw.get("duration_ms", {}).get("N")
+    return LastRun(
+        finished_at=finished,
+        outcome=raw.get("outcome", {}).get("S", OUTCOME_OK),
+        duration_ms=int(duration) if duration is not None else None,
+        health=raw.get("health", {}).get("S"),
+        detail=raw.get("detail", {}).get("S"),
+    )
+
+
+@dataclass(frozen=True)
+class OpenAlarm:
+    collector_id: str
+    collector_name: str | None
+    rule: str
+    state: str  # ALARM, or UNKNOWN while an alarm is open and the latest job was unjudgeable
+    since: datetime | None
+    latest_job: str | None
+    severity: str | None = None
+    observed: float | int | str | None = None
+    limit: float | int | str | None = None
+    message: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "collector": {"id": self.collector_id, "name": self.collector_name},
+            "rule": self.rule,
+            "state": self.state,
+            "severity": self.severity,
+            "since": iso(self.since) if self.since else None,
+            "observed": self.observed,
+            "limit": self.limit,
+            "message": self.message,
+            "latest_job": self.latest_job,
+        }
+
+
+@dataclass(frozen=True)
+class UnsentAlert:
+    alert_id: str
+    created_at: datetime | None
+    subject: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        created = iso(self.created_at) if self.created_at else None
+        return {"alert_id": self.alert_id, "created_at": created, "subject": self.subject}
+
+
+@dataclass(frozen=True)
+class MonitorHealth:
+    state: str
+    since: datetime | None
+    detail: str | None
+    last_run: LastRun | None
+
+    @property
+    def degraded(self) -> bool:
+        return self.state != HealthState.HEALTHY.value
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "health": self.state,
+            "degraded_since": iso(self.since) if self.since and self.degraded else None,
+            "detail": self.detail if self.degraded else None,
+            "last_run": self.last_run.to_dict() if self.last_run else None,
+        }
+
+
+@dataclass(frozen=True)
+class SilenceView:
+    collector_id: str
+    until: datetime
+    reason: str
+    created_by: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "collector_id": self.collector_id,
+            "until": iso(self.until),
+            "reason": self.reason,
+            "created_by": self.created_by,
+        }
+
+
+@dataclass(frozen=True)
+class StateStatus:
+    """Everything the state table says about what is red."""
+
+    checked_at: datetime
+    monitor: MonitorHealth
+    open_alarms: tuple[OpenAlarm, ...]
+    silences: tuple[SilenceView, ...]
+    live_jobs: int
+    live_jobs_by_source: Mapping[str, int] = field(default_factory=dict)
+    unsent: tuple[UnsentAlert, ...] = ()
+
+
+def _is_open(alarm: RuleAlarm) -> bool:
+    return alarm.state is AlarmState.ALARM or (
+        alarm.state is AlarmState.UNKNOWN and alarm.alarm_since is not None
+    )
+
+
+def _latest_job(alarm: RuleAlarm) -> str | None:
+    if alarm.outcomes:
+        return str(alarm.outcomes[-1][0])
+    return alarm.alarm_jobs[-1] if alarm.alarm_jobs else None
+
+
+def _opening_entries(store: StateStore, collectors: Iterable[str]) -> dict[tuple[str, str], Any]:
+    """(collector, rule) -> the newest ALARM or REMINDER entry of the history: what was observed
+    against which limit when the alarm was raised (or last reminded)."""
+    wanted = set(collectors)
+    found: dict[tuple[str, str], Any] = {}
+    if not wanted:
+        return found
+    for record in store.history(limit=_HISTORY_SEARCH):
+        if record.collector_id not in wanted:
+            continue
+        for entry in record.document.get("entries", []):
+            if entry.get("kind") in ("ALARM", "REMINDER"):
+                found.setdefault((record.collector_id, entry.get("rule")), entry)
+    return found
+
+
+def read_status(store: StateStore, now: datetime, watched: Iterable[str] = ()) -> StateStatus:
+    """The state table's picture. Silences are looked up for every collector the monitor has
+    seen, has an alarm for or is configured to watch (`watched`)."""
+    health = store.get_health()
+    names = {cid: meta.name for cid, meta in store.collector_meta().items()}
+    alarmed = sorted(store.collectors_with_open_alarms())
+    alarms = [
+        alarm
+        for cid in alarmed
+        for alarm in sorted(store.get_alarms(cid).values(), key=lambda a: a.rule)
+        if _is_open(alarm)
+    ]
+    entries = _opening_entries(store, {alarm.collector_id for alarm in alarms})
+    open_alarms = []
+    for alarm in alarms:
+        entry = entries.get((alarm.collector_id, alarm.rule), {})
+        open_alarms.append(
+            OpenAlarm(
+                collector_id=alarm.collector_id,
+                collector_name=names.get(alarm.collector_id),
+                rule=alarm.rule,
+                state=alarm.state.value,
+                since=alarm.alarm_since,
+                latest_job=_latest_job(alarm),
+                severity=entry.get("severity"),
+                observed=entry.get("observed"),
+                limit=entry.get("limit"),
+                message=entry.get("message"),
+            )
+        )
+    silences = []
+    for cid in sorted({*names, *alarmed, *watched}):
+        silence = store.active_silence(cid, now)
+        if silence is not None:
+            silences.append(SilenceView(cid, silence.until, silence.reason, silence.created_by))
+    live = store.live_jobs()
+    unsent = []
+    for entry in store.pending_outbox(_END_OF_TIME, owner=""):
+        record = store.get_alert(entry.alert_id)
+        unsent.append(
+            UnsentAlert(
+                entry.alert_id,
+                record.created_at if record else None,
+                record.subject if record else None,
+            )
+        )
+    return StateStatus(
+        checked_at=now,
+        monitor=MonitorHealth(health.state.value, health.since, health.detail, last_run(store)),
+        open_alarms=tuple(open_alarms),
+        silences=tuple(silences),
+        live_jobs=len(live),
+        live_jobs_by_source=dict(Counter(job.source for job in live)),
+        unsent=tuple(unsent),
+    )
