@@ -3,12 +3,16 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 TOOLS := .venv-tools
+FULLSTACK := .venv-fullstack
+UVENV := .venv-uv
 PY := $(VENV)/bin/python
 PIP_FLAGS := --quiet --disable-pip-version-check
+# Every virtualenv installs from a lock (scripts/locks.sh): every package pinned, with hashes.
+LOCKED := --require-hashes
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help dev dev-tools demo run test test-timeshift test-fast lint format typecheck build validate sam-checks \
-	security bench soak ci clean mutation
+	security bench soak ci clean mutation lock lock-check fullstack fullstack-negative
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -16,15 +20,23 @@ help: ## list targets
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
-	$(PY) -m pip install $(PIP_FLAGS) -r requirements-dev.txt
+	$(PY) -m pip install $(PIP_FLAGS) $(LOCKED) -r requirements-dev.txt
 	$(PY) -m pip install $(PIP_FLAGS) --no-deps -e .
 	@touch $@
 
 $(TOOLS)/.installed: requirements-tools.txt
 	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/python -m pip install $(PIP_FLAGS) --upgrade pip
-	$(TOOLS)/bin/python -m pip install $(PIP_FLAGS) -r requirements-tools.txt
+	$(TOOLS)/bin/python -m pip install $(PIP_FLAGS) $(LOCKED) -r requirements-tools.txt
+	@touch $@
+
+$(FULLSTACK)/.installed: requirements-fullstack.txt
+	@test -x $(FULLSTACK)/bin/python || $(PYTHON) -m venv $(FULLSTACK)
+	$(FULLSTACK)/bin/python -m pip install $(PIP_FLAGS) $(LOCKED) -r requirements-fullstack.txt
+	@touch $@
+
+$(UVENV)/.installed: requirements-uv.txt
+	@test -x $(UVENV)/bin/python || $(PYTHON) -m venv $(UVENV)
+	$(UVENV)/bin/python -m pip install $(PIP_FLAGS) $(LOCKED) -r requirements-uv.txt
 	@touch $@
 
 dev: $(VENV)/.installed ## create the app virtualenv (.venv) with runtime + dev dependencies
@@ -75,10 +87,22 @@ bench: dev ## benchmarks (writes BENCHMARKS.md)
 soak: dev ## 50 runs over a simulator with random faults
 	$(PY) -m pytest -m soak tests/integration -s $(PYTEST_ARGS)
 
-ci: lint typecheck security sam-checks test test-timeshift ## everything CI runs
+ci: lock-check lint typecheck security sam-checks test test-timeshift fullstack ## everything CI runs
+
+lock: $(UVENV)/.installed ## rewrite the lock files (*.txt) from their inputs (*.in); ARGS=--upgrade for newer releases
+	bash scripts/locks.sh compile $(ARGS)
+
+lock-check: $(UVENV)/.installed ## fail when a lock file is not what its input (*.in) resolves to
+	bash scripts/locks.sh check
+
+fullstack: dev build $(FULLSTACK)/.installed ## deploy the built template on the ministack emulator and drive it whole
+	FULLSTACK=1 $(PY) -m pytest tests/fullstack $(PYTEST_ARGS)
+
+fullstack-negative: dev build $(FULLSTACK)/.installed ## prove the full-stack tier fails when the monitor may not dynamodb:Query
+	bash scripts/fullstack-negative.sh $(PYTEST_ARGS)
 
 clean: ## remove virtualenvs and build output
-	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) $(FULLSTACK) $(UVENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
 
 mutation: dev ## mutmut on rules/joblog/thresholds/alerts against tests/unit (slow); prints the score
 	bash scripts/mutation.sh $(ARGS)
