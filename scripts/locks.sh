@@ -55,7 +55,11 @@ check)
         if [[ -f "$lock" ]]; then
             cp "$lock" "$fresh"
         fi
-        resolve "$input" "$fresh"
+        if ! resolve "$input" "$fresh"; then
+            echo "lock-check: $input does not resolve (see above); fix it, then run 'make lock'" >&2
+            stale=1
+            continue
+        fi
         if diff -u --label "$lock (committed)" --label "$lock (from $input)" "$lock" "$fresh"; then
             echo "lock-check: $lock is up to date with $input"
         else
