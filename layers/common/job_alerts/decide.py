@@ -594,10 +594,18 @@ def assess_health(
     detail = ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items()))
     if token_rejected or any(isinstance(e, Unauthorized) for e in read_errors):
         return HealthAssessment(HealthState.TOKEN_REJECTED, detail)
-    failures = listing_failures + sum(1 for e in read_errors if is_failed_call(e))
+    failed_reads = sum(1 for e in read_errors if is_failed_call(e))
+    failures = listing_failures + failed_reads
     attempts = listing_attempts + reads
     if attempts and failures / attempts > UNREACHABLE_FAILURE_SHARE:
-        return HealthAssessment(HealthState.API_UNREACHABLE, detail)
+        counts = (
+            f"{listing_failures} of {listing_attempts} listings and {failed_reads} of {reads} "
+            "job reads failed"
+        )
+        failed = [e for e in [*refused, *read_errors] if is_failed_call(e)]
+        # The error itself, not only its kind: with no read tried, it is all there is to say.
+        last = f"; last error: {str(failed[-1])[:200]}" if failed else ""
+        return HealthAssessment(HealthState.API_UNREACHABLE, f"{counts}{last}")
     forbidden = [e for e in [*refused, *read_errors] if isinstance(e, Forbidden)]
     if forbidden:
         return HealthAssessment(HealthState.ENDPOINT_REFUSED, _refused_detail(forbidden))
@@ -616,7 +624,7 @@ def _refused_detail(refused: Sequence[BrightDataError]) -> str:
 _DEGRADED_MESSAGES = {
     HealthState.TOKEN_REJECTED: "Bright Data API token rejected (401): no job can be read",
     HealthState.API_UNREACHABLE: (
-        "Bright Data API unreachable: most reads failed or answered what cannot be judged this run"
+        "Bright Data API unreachable: most calls this run failed or answered what cannot be judged"
     ),
     HealthState.ENDPOINT_REFUSED: (
         "Bright Data refused an endpoint for this account (403); jobs that can be read are "

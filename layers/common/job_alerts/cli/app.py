@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from job_alerts.cli import check, operate, status, thresholds
+from job_alerts.cli import check, limits, operate, status, thresholds
 from job_alerts.cli.output import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -66,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     status.register(command)
     check.register(command)
-    thresholds.register(command)
+    limits.register(
+        thresholds.register(command), lambda sub: _add_global_options(sub, in_command=True)
+    )
     operate.register_run(command)
     operate.register_silences(command)
     operate.register_test_alert(command)

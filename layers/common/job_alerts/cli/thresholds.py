@@ -16,17 +16,19 @@ if TYPE_CHECKING:
     from job_alerts.thresholds import EffectiveThresholds
 
 
-def register(command: AddCommand) -> None:
+def register(command: AddCommand) -> Any:
     thresholds = command(
         "thresholds",
         cmd_thresholds,
         "Show the effective thresholds and where each value comes from "
-        "(default, environment, overrides.default, overrides.collectors.<id>).",
+        "(default, environment, overrides.default, overrides.collectors.<id>); "
+        "`thresholds set` / `thresholds unset` change one collector's.",
     )
     thresholds.add_argument(
         "--collector", type=argument(collector_id), metavar="ID", help="collector id (c_...)"
     )
     thresholds.add_argument("--json", action="store_true", help="print JSON")
+    return thresholds
 
 
 def threshold_describer(cfg: Settings) -> Callable[[str | None], EffectiveThresholds]:
