@@ -14,13 +14,13 @@ from job_alerts.alerts.wording import (
     SINCE_LABELS,
     URL_TEXT_MAX_CHARS,
     entry_summary,
+    footer_commands,
     format_duration,
     headline,
     measure,
     one_line,
     percent,
     show_time,
-    silence_hint,
     what_to_do,
 )
 
@@ -111,9 +111,6 @@ def render_email(doc: Mapping[str, Any]) -> str:
         if len(alert.jobs) < alert.affected_jobs:
             out.append(f"(and {alert.affected_jobs - len(alert.jobs)} more jobs not listed)")
     out += ["", "--", "Sent by job-alerts (Bright Data job alerts)."]
-    silence = silence_hint(alert)
-    if silence is not None:
-        out.append(f"Silence this collector: {silence}")
-    out.append("Adjust limits: job-alerts thresholds")
+    out += [f"{label}: {command}" for label, command in footer_commands(alert)]
     out.append(f"Alert id: {alert.alert_id}")
     return "\n".join(out) + "\n"

@@ -17,6 +17,7 @@ __all__ = [
     "SINCE_LABELS",
     "URL_TEXT_MAX_CHARS",
     "entry_summary",
+    "footer_commands",
     "format_duration",
     "headline",
     "measure",
@@ -38,7 +39,8 @@ _WHAT_TO_DO: Mapping[AlertKind, str] = {
     AlertKind.ALARM: (
         "Open the job in the Bright Data control panel to see what failed; rerun the failed "
         'inputs with `POST /dca/jobs/{job_id}/rerun` (body {{"failed_only": 1}}); if the '
-        "limit is too strict for this collector, change it with `job-alerts thresholds`."
+        "limit is too strict for this collector, try another one with the what-if command "
+        "below before setting it."
     ),
     AlertKind.JOB: (
         "Open the job in the Bright Data control panel to see why it stopped; rerun it with "
@@ -46,14 +48,15 @@ _WHAT_TO_DO: Mapping[AlertKind, str] = {
     ),
     AlertKind.REMINDER: (
         "The alarm is still open: check the latest job in the control panel, rerun failed "
-        "inputs with `POST /dca/jobs/{job_id}/rerun`, or adjust the limit with "
-        "`job-alerts thresholds`."
+        "inputs with `POST /dca/jobs/{job_id}/rerun`, or try another limit with the what-if "
+        "command below."
     ),
     AlertKind.RESOLVED: "Nothing to do: the collector is back within its limits.",
     AlertKind.DEGRADED: (
         "The monitor cannot judge jobs until this is fixed: check the Bright Data API token "
-        "and the API's reachability, then run `job-alerts check`. Jobs are kept and judged "
-        "once it works again."
+        "(the SSM parameter BrightDataTokenParameterName names) and the API's reachability; "
+        "`job-alerts status` shows the monitor's health. Jobs are kept and judged once it "
+        "works again."
     ),
     AlertKind.RECOVERED: "Nothing to do: the monitor is judging jobs again and catches up.",
     AlertKind.TEST: (
@@ -183,6 +186,38 @@ def what_to_do(entry: AlertEntry) -> str:
 
 
 def silence_hint(alert: Alert) -> str | None:
-    if alert.collector_id is None:
+    """A command that silences the alert's collector as pasted (a reason is required)."""
+    if alert.collector_id is None or alert.test:
         return None
-    return f"job-alerts silence {alert.collector_id} --for 2h"
+    return f'job-alerts silence {alert.collector_id} --for 2h --reason "investigating"'
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def footer_commands(alert: Alert) -> list[tuple[str, str]]:
+    """(label, command) lines that fit the alert, each runnable as pasted: a collector's alert
+    offers its silence, its limits and a dry run of a new limit; a monitor-health alert the
+    monitor's status; a test alert how to send another."""
+    if alert.test:
+        return [("Send another test", "job-alerts test-alert")]
+    if alert.collector_id is None:
+        return [("What is red now", "job-alerts status")]
+    collector = alert.collector_id
+    lines = [
+        ("Silence this collector", silence_hint(alert) or ""),
+        ("Limits of this collector", f"job-alerts thresholds --collector {collector}"),
+    ]
+    top = alert.top_entry
+    spec = spec_named(top.rule)
+    is_open = top.kind in (AlertKind.ALARM, AlertKind.REMINDER)
+    if is_open and spec is not None and spec.threshold is not None and _is_number(top.limit):
+        lines.append(
+            (
+                "Try another limit first",
+                f"job-alerts thresholds set --collector {collector} "
+                f"{spec.threshold.key}={top.limit:g} --what-if",
+            )
+        )
+    return lines
