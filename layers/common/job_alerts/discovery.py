@@ -17,6 +17,7 @@ from job_alerts.brightdata import (
     is_unreachable,
 )
 from job_alerts.config import Settings
+from job_alerts.history import History
 from job_alerts.ids import is_job_id
 from job_alerts.models import CollectorMeta, JobRecord
 from job_alerts.observability import logger
@@ -41,6 +42,9 @@ class Discovery:
     attempts: int = 0
     failures: int = 0  # calls that count against API health
     errors: list[BrightDataError] = field(default_factory=list)
+    # Per collector seen this run: when its recent jobs were created (what the listings of this
+    # and earlier runs showed), for the dead-collector rule.
+    cadence: dict[str, tuple[datetime, ...]] = field(default_factory=dict)
 
     @property
     def token_rejected(self) -> bool:
@@ -110,9 +114,12 @@ def discover(
     start = today - timedelta(days=settings.lookback_days)
     found: dict[str, str] = {}
     listed: list[CollectorMeta] = []
+    unlisted: set[str] = set()
     for plan, answer in zip(plans, _list_jobs(client, plans, start, today, settings), strict=True):
         result.attempts += 1
         if isinstance(answer, BrightDataError):
+            # Its cadence is not judged on what an earlier listing saw: it may have run since.
+            unlisted.add(plan.collector_id)
             result.errors.append(answer)
             result.failures += (
                 1 if isinstance(answer, Unauthorized) or is_unreachable(answer) else 0
@@ -123,11 +130,14 @@ def discover(
             )
             continue
         result.collectors_listed += 1
+        times: list[datetime] = []
         for job in answer:
             job_id = job.get("id") if isinstance(job, dict) else None
             if not isinstance(job_id, str):
                 continue
             queued = listed_time(job)
+            if queued is not None:
+                times.append(queued)
             # Jobs queued well before the previous listing were recorded then: not looked up
             # again, except on the periodic full pass.
             if plan.seen_before and queued is not None and queued < plan.seen_before:
@@ -135,6 +145,9 @@ def discover(
             # A job listed under two collectors stays with the first listing (its log, when
             # read, names the collector it really belongs to).
             found.setdefault(job_id, plan.collector_id)
+        before = known.get(plan.collector_id)
+        created = History(created=before.created if before else ()).with_created(times).created
+        result.cadence[plan.collector_id] = created
         listed.append(
             CollectorMeta(
                 collector_id=plan.collector_id,
@@ -142,8 +155,12 @@ def discover(
                 last_run=plan.last_run,
                 listed_at=now,
                 full_at=now if plan.full_pass else plan.full_at,
+                created=created,
             )
         )
+    for cid in result.names:
+        if cid not in result.cadence and cid in known and cid not in unlisted:
+            result.cadence[cid] = known[cid].created
     if result.token_rejected:
         return result
     result.new_jobs = _record_new(store, found, settings, now, dry_run=dry_run)

@@ -140,6 +140,9 @@ class CollectorMeta:
     last_run: str = ""
     listed_at: datetime | None = None
     full_at: datetime | None = None
+    # When its recent jobs were created, oldest first (bounded): its cadence, for the
+    # dead-collector rule.
+    created: tuple[datetime, ...] = ()
 
 
 # ---- claims: the decisions a transaction records once, with the alert that tells of them ----

@@ -23,15 +23,19 @@ from job_alerts.decide import (
     collector_of,
     decide_collector,
     decide_health,
+    judge_activity,
     judge_jobs,
     unjudgeable_reason,
 )
 from job_alerts.discovery import discover
+from job_alerts.history import History
+from job_alerts.joblog import JobLog
 from job_alerts.models import ConflictError, HealthState, JobRecord
 from job_alerts.observability import logger
 from job_alerts.publish import Publisher, deliver_outbox
 from job_alerts.reading import ReadOutcome, read_jobs, reading_order
 from job_alerts.recording import Recorder, summarize_errors
+from job_alerts.rules import RuleResult, Verdict
 from job_alerts.state import StateStore
 from job_alerts.thresholds import Thresholds
 from job_alerts.timeutil import Clock, iso, system_clock
@@ -137,15 +141,23 @@ class Monitor:
         # Degraded: no per-job verdicts from partial data; every job stays live for later.
         if assessment.state.judges_jobs:
             read = [(o.record, o.job) for o in reading.outcomes if o.job is not None]
-            judgement = judge_jobs(read, self.thresholds_for, now)
-            recorded = self._decide_and_record(judgement, unreadable, found.names, recorder, now)
-            summary.findings = judgement.findings
-            summary.collectors = judgement.collectors
+            judgement = judge_jobs(read, self.thresholds_for, now, self._baselines(read))
+            activity = judge_activity(
+                found.cadence,
+                {cid: History(created=times) for cid, times in found.cadence.items()},
+                self.thresholds_for,
+                now,
+            )
+            recorded = self._decide_and_record(
+                judgement, activity, unreadable, found.names, recorder, now
+            )
+            summary.findings, summary.collectors = _findings(judgement, activity)
             if not dry_run:
                 persisted = persist(
                     self.store, reading.outcomes, unreadable, recorded, recorder, now
                 )
                 summary.jobs_settled, summary.jobs_expired = persisted
+                self._save_baselines(judgement.histories, recorded)
         if not dry_run:
             self._publish(summary, own_only=True)
             if reading.cursor != health.live_cursor:
@@ -172,9 +184,34 @@ class Monitor:
         self._publish(summary)
 
     # ---- the stages' plumbing ---------------------------------------------------------------
+    def _baselines(self, read: Sequence[tuple[JobRecord, JobLog]]) -> dict[str, History]:
+        """The remembered settled jobs of the collectors with a settled job read this run (one
+        batch read; none when no job settled)."""
+        settled = {collector_of(job, record) for record, job in read if job.settled}
+        return self.store.baselines(sorted(settled)) if settled else {}
+
+    def _save_baselines(self, histories: dict[str, History], recorded: set[str]) -> None:
+        """Save each extended baseline whose collector's decisions were recorded. Lost to a
+        concurrent run, it is merged into what that run saved, once; a baseline only sharpens
+        judgement, so failing that is logged, not fatal."""
+        for cid, history in histories.items():
+            if cid not in recorded:
+                continue
+            try:
+                if self.store.save_baseline(cid, history):
+                    continue
+                merged = self.store.baselines([cid])[cid]
+                for past in history.settled:
+                    merged = merged.with_settled(past)
+                if not self.store.save_baseline(cid, merged):
+                    logger.warning("baseline changed concurrently", extra={"collector": cid})
+            except Exception:
+                logger.exception("saving a baseline failed", extra={"collector": cid})
+
     def _decide_and_record(
         self,
         judgement: Judgement,
+        activity: dict[str, tuple[RuleResult, ...]],
         unreadable: dict[str, UnreadableJob],
         names: dict[str, str],
         recorder: Recorder,
@@ -188,16 +225,15 @@ class Monitor:
             cid = gone.record.collector_id or "unknown"
             unreadable_by.setdefault(cid, []).append(gone)
             by_collector.setdefault(cid, [])
-        if self.settings.repeat_after_minutes and self.settings.alert_mode is AlertMode.STATE:
-            # Collectors with nothing new to judge may still owe a reminder.
-            for cid in self.store.collectors_with_open_alarms():
-                by_collector.setdefault(cid, [])
+        for cid in self._owed_decisions(activity):
+            by_collector.setdefault(cid, [])
         every_job = self.settings.alert_mode is AlertMode.EVERY_JOB
         recorded: set[str] = set()
         for cid, judged in by_collector.items():
 
             def plan(cid: str = cid, judged: Sequence[JudgedJob] = judged) -> Decision:
-                alarms = {} if every_job else self.store.get_alarms(cid)
+                wide = activity.get(cid, ())
+                alarms = {} if every_job and not wide else self.store.get_alarms(cid)
                 return decide_collector(
                     cid,
                     names.get(cid),
@@ -207,6 +243,7 @@ class Monitor:
                     now,
                     claimed=recorder.result.claimed,
                     unreadable=unreadable_by.get(cid, ()),
+                    activity=wide,
                 )
 
             try:
@@ -218,6 +255,17 @@ class Monitor:
                 continue
             recorded.add(cid)
         return recorded
+
+    def _owed_decisions(self, activity: dict[str, tuple[RuleResult, ...]]) -> set[str]:
+        """Collectors with no job to judge that may still owe a message: a collector-wide rule
+        breached (an alarm to open), or an open alarm (a reminder, or a collector-wide alarm to
+        resolve). One query of the open alarms, only when it can matter."""
+        owed = {cid for cid, results in activity.items() if _breached(results)}
+        reminders = bool(self.settings.repeat_after_minutes)
+        if reminders or any(not _breached(results) for results in activity.values()):
+            open_alarms = self.store.collectors_with_open_alarms()
+            owed |= open_alarms if reminders else open_alarms & set(activity)
+        return owed
 
     def _recorder(self, dry_run: bool) -> Recorder:
         return Recorder(
@@ -254,6 +302,25 @@ class Monitor:
         if self.remaining_ms is not None:
             return now + timedelta(milliseconds=self.remaining_ms()) + timedelta(seconds=60)
         return now + LOCAL_LEASE
+
+
+def _breached(results: Sequence[RuleResult]) -> bool:
+    return any(result.verdict is Verdict.BREACH for result in results)
+
+
+def _findings(
+    judgement: Judgement, activity: dict[str, tuple[RuleResult, ...]]
+) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """This run's findings by rule, and per collector, the jobs' and the collector-wide rules'."""
+    findings = Counter(judgement.findings)
+    collectors = {cid: dict(stats) for cid, stats in judgement.collectors.items()}
+    for cid, results in activity.items():
+        for result in results:
+            if result.verdict is Verdict.BREACH:
+                findings[result.rule.value] += 1
+                stats = collectors.setdefault(cid, {"jobs_read": 0, "findings": 0})
+                stats["findings"] += 1
+    return dict(findings), collectors
 
 
 def unreadable_jobs(outcomes: Sequence[ReadOutcome]) -> dict[str, UnreadableJob]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from job_alerts.history import History
 from job_alerts.models import (
     AlarmState,
     AlertRecord,
@@ -52,6 +53,9 @@ __all__ = [
     "alert_item",
     "alert_key",
     "alert_record",
+    "baseline_history",
+    "baseline_item",
+    "baseline_key",
     "bounded_job_item",
     "claim_ttl",
     "collector_meta",
@@ -184,6 +188,8 @@ def collector_meta_item(meta: CollectorMeta) -> dict[str, Any]:
         item["listed_at"] = iso(meta.listed_at)
     if meta.full_at:
         item["full_at"] = iso(meta.full_at)
+    if meta.created:
+        item["created"] = History(created=meta.created).to_dict()["created"]
     return item
 
 
@@ -194,7 +200,31 @@ def collector_meta(item: dict[str, Any]) -> CollectorMeta:
         last_run=str(item.get("last_run") or ""),
         listed_at=parse_iso(item.get("listed_at")),
         full_at=parse_iso(item.get("full_at")),
+        created=History.from_dict({"created": item.get("created")}).created,
     )
+
+
+# ---- baselines: one item per collector, its recent settled jobs' output ---------------------
+def baseline_key(collector_id: str) -> Key:
+    return (f"BASELINE#{collector_id}", "BASELINE")
+
+
+def baseline_item(collector_id: str, history: History) -> dict[str, Any]:
+    """The item that replaces version `history.version` (so it carries the next version)."""
+    pk, sk = baseline_key(collector_id)
+    return {
+        "pk": pk,
+        "sk": sk,
+        "collector_id": collector_id,
+        "settled": history.to_dict()["settled"],
+        "version": history.version + 1,
+    }
+
+
+def baseline_history(item: dict[str, Any]) -> tuple[str, History]:
+    """The collector an item is about, and its settled jobs (with the item's version)."""
+    history = History.from_dict({"settled": item.get("settled")}, int(item.get("version", 0)))
+    return str(item["collector_id"]), history
 
 
 # ---- collector alarms: one item per collector and rule -------------------------------------

@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from job_alerts.history import History
 from job_alerts.models import (
     AlarmClaim,
     AlertRecord,
@@ -36,6 +37,9 @@ from job_alerts.state.items import (
     alarm_partition,
     alert_key,
     alert_record,
+    baseline_history,
+    baseline_item,
+    baseline_key,
     bounded_job_item,
     collector_meta,
     collector_meta_item,
@@ -87,21 +91,8 @@ class StateStore:
 
     # ---- jobs -----------------------------------------------------------------------------
     def get_jobs(self, job_ids: Iterable[str]) -> dict[str, JobRecord]:
-        found: dict[str, JobRecord] = {}
-        ids = list(dict.fromkeys(job_ids))
-        for start in range(0, len(ids), _BATCH_GET_MAX):
-            keys = [key_attributes(job_key(jid)) for jid in ids[start : start + _BATCH_GET_MAX]]
-            request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
-            attempt = 0
-            while request:
-                self.ops.reads += 1
-                response = self.client.batch_get_item(RequestItems=request)
-                for raw in response.get("Responses", {}).get(self.table, []):
-                    record = job_record(from_attributes(raw))
-                    found[record.job_id] = record
-                request = response.get("UnprocessedKeys") or {}
-                attempt = _backoff(attempt) if request else 0
-        return found
+        records = (job_record(item) for item in self._batch_get(map(job_key, job_ids)))
+        return {record.job_id: record for record in records}
 
     def add_job(self, record: JobRecord) -> bool:
         """Record a newly seen job; False when it is already known (another run or route won)."""
@@ -191,6 +182,32 @@ class StateStore:
     def save_collector_meta(self, metas: Sequence[CollectorMeta]) -> None:
         requests = [{"PutRequest": {"Item": to_attributes(collector_meta_item(m))}} for m in metas]
         self._batch_write(requests)
+
+    # ---- collector baselines --------------------------------------------------------------
+    def baselines(self, collector_ids: Iterable[str]) -> dict[str, History]:
+        """The remembered settled jobs of these collectors (one batch read for all of them); a
+        collector with none yet has an empty history."""
+        wanted = list(dict.fromkeys(collector_ids))
+        found = dict(baseline_history(item) for item in self._batch_get(map(baseline_key, wanted)))
+        return {cid: found.get(cid, History()) for cid in wanted}
+
+    def save_baseline(self, collector_id: str, history: History) -> bool:
+        """Replace the collector's baseline, provided nobody replaced it since it was read
+        (`history.version`); False when somebody did."""
+        try:
+            self.ops.writes += 1
+            self.ops.items_written += 1
+            self.client.put_item(
+                TableName=self.table,
+                Item=to_attributes(baseline_item(collector_id, history)),
+                ConditionExpression="attribute_not_exists(pk) OR version = :v",
+                ExpressionAttributeValues={":v": {"N": str(history.version)}},
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     # ---- decisions and the outbox ---------------------------------------------------------
     def record_alert(
@@ -371,6 +388,21 @@ class StateStore:
             )
 
     # ---- plumbing -------------------------------------------------------------------------
+    def _batch_get(self, keys: Iterable[tuple[str, str]]) -> Iterator[dict[str, Any]]:
+        """The items of these keys that exist (consistent reads, 100 keys per request)."""
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), _BATCH_GET_MAX):
+            chunk = [key_attributes(key) for key in unique[start : start + _BATCH_GET_MAX]]
+            request: dict[str, Any] = {self.table: {"Keys": chunk, "ConsistentRead": True}}
+            attempt = 0
+            while request:
+                self.ops.reads += 1
+                response = self.client.batch_get_item(RequestItems=request)
+                for raw in response.get("Responses", {}).get(self.table, []):
+                    yield from_attributes(raw)
+                request = response.get("UnprocessedKeys") or {}
+                attempt = _backoff(attempt) if request else 0
+
     def _query(self, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
         while True:
             self.ops.reads += 1

@@ -1,0 +1,152 @@
+"""A collector judged against its own past, over real local servers (the Bright Data simulator and
+moto server): a collector that stopped starting jobs alarms and resolves, a steady one never
+does; a job far below the collector's usual output warns once, a steady collector never does.
+The history these rules need survives between runs in the state table."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import pytest
+
+from job_alerts import factory
+from job_alerts.models import AlarmState
+from local.simulator import BrightDataSimulator
+from local.stack import LocalStack
+from tests.conftest import Configure
+from tests.support import COLLECTOR, World, collector_world, delivered, kinds, make_monitor
+
+pytestmark = pytest.mark.integration
+
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture
+def world(configure: Configure, simulator: BrightDataSimulator, stack: LocalStack) -> World:
+    return collector_world(simulator, stack)
+
+
+def done_job(sim: BrightDataSimulator, job_id: str, created: datetime, lines: int = 1000) -> None:
+    """A healthy settled job of COLLECTOR, created at `created`, that returned `lines`."""
+    sim.add_job(
+        job_id,
+        COLLECTOR,
+        "done",
+        inputs=100,
+        success=100,
+        fails=0,
+        lines=lines,
+        created=created,
+        started=created,
+        finished=created + timedelta(minutes=10),
+    )
+
+
+def hourly_until(sim: BrightDataSimulator, last: datetime, count: int = 10) -> None:
+    for i in range(count):
+        done_job(sim, f"j_h{i:02d}", last - HOUR * (count - 1 - i))
+
+
+# --- dead collector --------------------------------------------------------------------------
+
+
+def test_a_collector_that_stopped_eight_hours_ago_alarms_at_once_and_resolves_on_a_new_job(
+    world: World,
+) -> None:
+    sim, stack, clock = world
+    # Given hourly jobs that stopped 8 hours ago, and a monitor that never saw this collector
+    hourly_until(sim, clock() - 8 * HOUR)
+    # When the monitor runs for the first time
+    make_monitor(clock).run()
+    # Then one ALARM says since when the collector is silent and what is usual for it
+    (message,) = delivered(stack)
+    assert kinds(message) == [("ALARM", "collector_silent")]
+    entry = message["doc"]["entries"][0]
+    assert "no job since" in entry["message"] and "(usually every 1 h)" in entry["message"]
+    assert message["attributes"]["severity"] == "critical"
+
+    # When it runs again with nothing new, Then nothing more is said, and no job is listed again
+    clock.advance(5)
+    summary = make_monitor(clock).run()
+    assert delivered(stack) == []
+    assert summary.api_calls["requests"] == {"/dca/collectors_list": 1}
+    alarms = factory.state_store(factory.settings()).get_alarms(COLLECTOR)
+    assert alarms["collector_silent"].state is AlarmState.ALARM
+
+    # When the collector starts a job again, Then the alarm resolves on the next run
+    clock.advance(5)
+    sim.add_job("j_back", COLLECTOR, "running", inputs=100, created=clock(), started=clock())
+    make_monitor(clock).run()
+    (message,) = delivered(stack)
+    assert kinds(message) == [("RESOLVED", "collector_silent")]
+    assert message["doc"]["entries"][0]["duration_s"] == pytest.approx(10 * 60)
+
+
+def test_a_steady_hourly_collector_never_alarms(world: World) -> None:
+    sim, stack, clock = world
+    hourly_until(sim, clock() - timedelta(minutes=30))
+    for hour in range(6):
+        make_monitor(clock).run()
+        assert delivered(stack) == [], f"run {hour}"
+        clock.advance(60)
+        done_job(sim, f"j_next{hour}", clock() - timedelta(minutes=30))
+
+
+def test_a_collector_with_too_few_jobs_is_not_judged_but_an_explicit_limit_is(
+    world: World, configure: Configure, tmp_path
+) -> None:
+    sim, stack, clock = world
+    # Given two jobs, the last 8 hours ago: too few to learn a cadence from
+    done_job(sim, "j_a", clock() - 9 * HOUR)
+    done_job(sim, "j_b", clock() - 8 * HOUR)
+    make_monitor(clock).run()
+    assert delivered(stack) == []
+    # When the collector has an explicit limit of 2 hours in the override document
+    overrides = tmp_path / "overrides.json"
+    overrides.write_text(json.dumps({"collectors": {COLLECTOR: {"max_silence_minutes": 120}}}))
+    configure(THRESHOLDS_FILE=str(overrides))
+    clock.advance(5)
+    make_monitor(clock).run()
+    # Then it is judged against that limit
+    assert [kinds(m) for m in delivered(stack)] == [[("ALARM", "collector_silent")]]
+
+
+# --- baseline --------------------------------------------------------------------------------
+
+
+def test_a_job_with_a_fifth_of_the_usual_output_warns_once(world: World) -> None:
+    sim, stack, clock = world
+    # Given 8 settled jobs of about 1000 lines: the first run learns them as the baseline
+    for i, lines in enumerate([1000, 980, 1020, 990, 1010, 1000, 995, 1005]):
+        done_job(sim, f"j_s{i}", clock() - HOUR * (8 - i), lines=lines)
+    make_monitor(clock).run()
+    assert delivered(stack) == []
+    # When a new job returns a fifth of that (its baseline comes from the table: the earlier
+    # jobs are settled and are not read again)
+    clock.advance(30)
+    done_job(sim, "j_low", clock() - timedelta(minutes=20), lines=200)
+    summary = make_monitor(clock).run()
+    assert summary.jobs_read == 1
+    # Then one warning names the observed output, the median and the jobs it came from
+    (message,) = delivered(stack)
+    assert kinds(message) == [("JOB", "output_below_baseline")]
+    entry = message["doc"]["entries"][0]
+    assert entry["observed"] == 200
+    assert "median of 1000 over its last 8 settled jobs" in entry["message"]
+    assert "j_s7" in entry["message"]
+    # And it is not repeated
+    for _ in range(3):
+        clock.advance(5)
+        make_monitor(clock).run()
+        assert delivered(stack) == []
+
+
+def test_a_steady_collector_never_warns_on_its_baseline(world: World) -> None:
+    sim, stack, clock = world
+    sizes = [1000, 700, 1300, 900, 1100, 800, 1200, 950, 1050, 600, 1000, 1150]
+    for i, lines in enumerate(sizes):
+        done_job(sim, f"j_v{i}", clock() - timedelta(minutes=10), lines=lines)
+        make_monitor(clock).run()
+        assert delivered(stack) == [], f"job {i}"
+        clock.advance(60)
