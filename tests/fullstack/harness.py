@@ -26,7 +26,7 @@ import subprocess
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -326,7 +326,6 @@ class DeployedStack:
     outputs: dict[str, str]
     functions: dict[str, str]  # logical id -> function name
     tap_queue_url: str
-    parameters: dict[str, str] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
         return self.emulator.client(service)
@@ -484,7 +483,6 @@ def deploy(
         outputs=outputs,
         functions=functions,
         tap_queue_url=_subscribe_tap(emulator, outputs["AlertTopicArn"]),
-        parameters=parameters,
     )
 
 
