@@ -87,7 +87,7 @@ bench: dev ## benchmarks (writes BENCHMARKS.md)
 soak: dev ## 50 runs over a simulator with random faults
 	$(PY) -m pytest -m soak tests/integration -s $(PYTEST_ARGS)
 
-ci: lock-check lint typecheck security sam-checks test test-timeshift fullstack ## everything CI runs
+ci: lock-check lint typecheck security sam-checks test test-timeshift fullstack-negative fullstack ## everything CI runs
 
 lock: $(UVENV)/.installed ## rewrite the lock files (*.txt) from their inputs (*.in); ARGS=--upgrade for newer releases
 	bash scripts/locks.sh compile $(ARGS)
