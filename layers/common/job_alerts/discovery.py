@@ -45,6 +45,9 @@ class Discovery:
     # Per collector seen this run: when its recent jobs were created (what the listings of this
     # and earlier runs showed), for the dead-collector rule.
     cadence: dict[str, tuple[datetime, ...]] = field(default_factory=dict)
+    # The collectors whose listing showed a job created since the last one (only these can
+    # end a silence).
+    new_activity: set[str] = field(default_factory=set)
 
     @property
     def token_rejected(self) -> bool:
@@ -148,6 +151,8 @@ def discover(
         before = known.get(plan.collector_id)
         created = History(created=before.created if before else ()).with_created(times).created
         result.cadence[plan.collector_id] = created
+        if created != (before.created if before else ()):
+            result.new_activity.add(plan.collector_id)
         listed.append(
             CollectorMeta(
                 collector_id=plan.collector_id,

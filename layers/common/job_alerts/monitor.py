@@ -149,7 +149,7 @@ class Monitor:
                 now,
             )
             recorded = self._decide_and_record(
-                judgement, activity, unreadable, found.names, recorder, now
+                judgement, activity, found.new_activity, unreadable, found.names, recorder, now
             )
             summary.findings, summary.collectors = _findings(judgement, activity)
             if not dry_run:
@@ -212,6 +212,7 @@ class Monitor:
         self,
         judgement: Judgement,
         activity: dict[str, tuple[RuleResult, ...]],
+        new_activity: set[str],
         unreadable: dict[str, UnreadableJob],
         names: dict[str, str],
         recorder: Recorder,
@@ -225,7 +226,7 @@ class Monitor:
             cid = gone.record.collector_id or "unknown"
             unreadable_by.setdefault(cid, []).append(gone)
             by_collector.setdefault(cid, [])
-        for cid in self._owed_decisions(activity):
+        for cid in self._owed_decisions(activity, new_activity):
             by_collector.setdefault(cid, [])
         every_job = self.settings.alert_mode is AlertMode.EVERY_JOB
         recorded: set[str] = set()
@@ -256,15 +257,19 @@ class Monitor:
             recorded.add(cid)
         return recorded
 
-    def _owed_decisions(self, activity: dict[str, tuple[RuleResult, ...]]) -> set[str]:
+    def _owed_decisions(
+        self, activity: dict[str, tuple[RuleResult, ...]], new_activity: set[str]
+    ) -> set[str]:
         """Collectors with no job to judge that may still owe a message: a collector-wide rule
-        breached (an alarm to open), or an open alarm (a reminder, or a collector-wide alarm to
-        resolve). One query of the open alarms, only when it can matter."""
+        breached (an alarm to open), or an open alarm (a reminder; or a silence to resolve,
+        which only a collector that started a job since its last listing can end). One query
+        of the open alarms, only when it can matter: a quiet run makes none."""
         owed = {cid for cid, results in activity.items() if _breached(results)}
         reminders = bool(self.settings.repeat_after_minutes)
-        if reminders or any(not _breached(results) for results in activity.values()):
+        resumed = {cid for cid in new_activity if not _breached(activity.get(cid, ()))}
+        if reminders or resumed:
             open_alarms = self.store.collectors_with_open_alarms()
-            owed |= open_alarms if reminders else open_alarms & set(activity)
+            owed |= open_alarms if reminders else open_alarms & resumed
         return owed
 
     def _recorder(self, dry_run: bool) -> Recorder:
