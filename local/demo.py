@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any, ClassVar, TextIO
 
+from job_alerts.rules import THRESHOLD_SPECS
 from job_alerts.timeutil import system_clock
 from local.clock import ManualClock
 from local.simulator import BrightDataSimulator
@@ -37,14 +38,9 @@ EMAIL_MIN_SEVERITY = "warning"
 # The real API: runs this far apart unless --interval says otherwise.
 REAL_INTERVAL_SECONDS = 60.0
 
-# Thresholds of the scenario, fixed so its story does not depend on the caller's environment.
-# MAX_FAILS is above the template default (0) so the success rate tells the story alone.
+# Settings of the scenario, fixed so its story does not depend on the caller's environment. The
+# thresholds are the template's defaults: every threshold variable is cleared (see below).
 SCENARIO_SETTINGS = {
-    "MIN_SUCCESS_RATE": "0.9",
-    "MAX_FAILS": "100",
-    "MAX_QUEUE_MINUTES": "60",
-    "MAX_RUN_MINUTES": "240",
-    "MIN_LINES": "1",
     "ALARM_AFTER": "1",
     "ALARM_WINDOW": "1",
     "REPEAT_AFTER_MINUTES": "0",
@@ -53,7 +49,12 @@ SCENARIO_SETTINGS = {
     "MAX_CONCURRENCY": "8",
 }
 # Caller settings that would change the scenario (read by job_alerts.config).
-SCENARIO_CLEARED = ("COLLECTORS", "MAX_FAIL_RATIO", "THRESHOLDS_FILE", "THRESHOLDS_PARAMETER")
+SCENARIO_CLEARED = (
+    "COLLECTORS",
+    "THRESHOLDS_FILE",
+    "THRESHOLDS_PARAMETER",
+    *(spec.env_var for spec in THRESHOLD_SPECS.values() if spec.env_var),
+)
 # Powertools reads these when job_alerts is first imported: quiet logs, no EMF metrics output.
 QUIET_POWERTOOLS = {
     "POWERTOOLS_SERVICE_NAME": "job-alerts",
@@ -600,8 +601,8 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
         )
         limits = cfg.env_thresholds
         printer.line(
-            f"thresholds: success rate >= {limits.min_success_rate:.0%}, failed inputs <= "
-            f"{limits.max_fails}, queued <= {limits.max_queue_minutes:g} min, running <= "
+            f"thresholds (the template defaults): success rate >= {limits.min_success_rate:.0%}, "
+            f"queued <= {limits.max_queue_minutes:g} min, running <= "
             f"{limits.max_run_minutes:g} min, output lines >= {limits.min_lines}"
         )
 
