@@ -201,6 +201,11 @@ def test_cli_thresholds_shows_each_source(
         "max_queue_minutes": {"value": 60.0, "source": "default"},
         "max_run_minutes": {"value": 120.0, "source": "overrides.default"},
         "min_lines": {"value": 1, "source": "default"},
+        "min_lines_vs_median": {"value": 0.5, "source": "default"},
+        "max_silence_factor": {"value": 3.0, "source": "default"},
+        "max_silence_minutes": {"value": None, "source": "default"},
+        "rerun_failed_inputs": {"value": False, "source": "default"},
+        "max_reruns_per_day": {"value": 3, "source": "default"},
     }
     assert data["collectors_with_overrides"] == [COLLECTOR]
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from job_alerts import factory
+from job_alerts import cli, factory
 from job_alerts.models import AlarmState
 from local.simulator import BrightDataSimulator
 from local.stack import LocalStack
@@ -150,3 +150,33 @@ def test_a_steady_collector_never_warns_on_its_baseline(world: World) -> None:
         make_monitor(clock).run()
         assert delivered(stack) == [], f"job {i}"
         clock.advance(60)
+
+
+# --- what the operator sees ------------------------------------------------------------------
+
+
+def test_thresholds_for_a_collector_show_its_learned_cadence_and_baseline(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim, stack, clock = world
+    for i, lines in enumerate([1000, 980, 1020, 990, 1010, 1000]):
+        done_job(sim, f"j_s{i}", clock() - HOUR * (6 - i), lines=lines)
+    make_monitor(clock).run()
+    # The CLI reads its own environment: the table the monitor wrote to
+    monkeypatch.setenv("TABLE_NAME", stack.table_name)
+    assert cli.main(["thresholds", "--collector", COLLECTOR, "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)["learned"]
+    assert found["cadence"]["interval_minutes"] == 60 and found["cadence"]["intervals"] == 5
+    assert found["silent_after_minutes"] == 180
+    assert found["baseline"]["median_lines"] == 1000
+    assert found["baseline"]["warns_below_lines"] == 500
+    assert found["baseline"]["jobs"] == [f"j_s{i}" for i in range(6)]
+    assert cli.main(["thresholds", "--collector", COLLECTOR]) == 0
+    text = capsys.readouterr().out
+    assert "a job every 60 min (median of 5 intervals" in text
+    assert "median 1000 lines over 6 settled jobs; warns below 500 lines" in text
+    # A collector it has never seen: nothing learned yet, and it says what is missing
+    assert cli.main(["thresholds", "--collector", "c_unseen"]) == 0
+    text = capsys.readouterr().out
+    assert "not learned yet (0 of 3 intervals)" in text
+    assert "not judged yet (0 of 5 settled jobs)" in text

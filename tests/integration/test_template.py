@@ -49,6 +49,10 @@ CONTRACT_ENV = frozenset(
         "MAX_QUEUE_MINUTES",
         "MAX_RUN_MINUTES",
         "MIN_LINES",
+        "MIN_LINES_VS_MEDIAN",
+        "MAX_SILENCE_FACTOR",
+        "MAX_RERUNS_PER_DAY",
+        "RERUN_COLLECTORS",
         "ALARM_AFTER",
         "ALARM_WINDOW",
         "REPEAT_AFTER_MINUTES",
@@ -70,6 +74,8 @@ SCENARIOS: dict[str, dict[str, str]] = {
         "ThresholdsParameterName": "/job-alerts/thresholds",
         "Collectors": "c_abc, c_def",
         "MaxFailRatio": "0.2",
+        "RerunCollectors": "c_abc, c_def",
+        "MinLinesVsMedian": "off",
         "IntakeReservedConcurrency": "5",
     },
     "minimal": {"EnableWebhookIntake": "false"},
@@ -310,6 +316,8 @@ def test_monitor_environment_maps_every_setting(deployed: dict[str, dict[str, An
     assert env["THRESHOLDS_PARAMETER"] == "/job-alerts/thresholds"
     assert env["COLLECTORS"] == "c_abc, c_def"
     assert env["MAX_FAIL_RATIO"] == "0.2"
+    assert env["RERUN_COLLECTORS"] == "c_abc, c_def"
+    assert env["MIN_LINES_VS_MEDIAN"] == "off"
     assert env["BRIGHTDATA_TOKEN_PARAMETER"] == "/job-alerts/brightdata-token"
     assert env["TABLE_NAME"] == {"Ref": "StateTable"}
     assert env["TOPIC_ARN"] == {"Ref": "AlertTopic"}
@@ -321,7 +329,9 @@ def test_monitor_environment_leaves_optional_settings_unset(
 ) -> None:
     # Given the defaults / Then optional settings are absent rather than empty strings
     env = _function_environment(deployed["defaults"], "MonitorFunction")
-    assert {"THRESHOLDS_PARAMETER", "COLLECTORS", "MAX_FAIL_RATIO"}.isdisjoint(env)
+    assert {"THRESHOLDS_PARAMETER", "COLLECTORS", "MAX_FAIL_RATIO", "RERUN_COLLECTORS"}.isdisjoint(
+        env
+    )
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))

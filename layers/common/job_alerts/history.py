@@ -173,4 +173,38 @@ __all__ = [
     "Cadence",
     "History",
     "PastJob",
+    "learned",
 ]
+
+
+def learned(
+    history: History, silence_limit: timedelta | None, min_share: float | None
+) -> dict[str, Any]:
+    """What the monitor has learned of a collector, for `job-alerts thresholds --collector`: its
+    cadence and the silence it allows, its baseline and the output below which a job warns, or
+    why each is not judged yet."""
+    cadence = history.cadence()
+    baseline = history.baseline()
+    gaps = max(len(history.created) - 1, 0)
+    reported = sum(1 for past in history.settled if past.lines is not None)
+    return {
+        "cadence": None
+        if cadence is None
+        else {
+            "interval_minutes": round(cadence.interval.total_seconds() / 60, 1),
+            "intervals": cadence.intervals,
+            "last_job_created": iso(cadence.last_created),
+        },
+        "cadence_needs": None if cadence else f"{gaps} of {CADENCE_MIN_INTERVALS} intervals",
+        "silent_after_minutes": None
+        if silence_limit is None
+        else round(silence_limit.total_seconds() / 60, 1),
+        "baseline": None
+        if baseline is None
+        else {
+            "median_lines": baseline.median_lines,
+            "jobs": list(baseline.job_ids),
+            "warns_below_lines": None if min_share is None else baseline.median_lines * min_share,
+        },
+        "baseline_needs": None if baseline else f"{reported} of {BASELINE_MIN_JOBS} settled jobs",
+    }

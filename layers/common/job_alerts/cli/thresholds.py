@@ -49,8 +49,59 @@ def thresholds_dict(eff: EffectiveThresholds) -> dict[str, dict[str, Any]]:
 
 def print_threshold_rows(eff: EffectiveThresholds, indent: str = "  ") -> None:
     for name, value in eff.values.to_dict().items():
-        shown = "off" if value is None else f"{value:g}"
+        if isinstance(value, bool):
+            shown = "yes" if value else "no"
+        else:
+            shown = "off" if value is None else f"{value:g}"
         print(f"{indent}{name:<18} {shown:<8} {eff.sources[name]}")
+
+
+def learned_from_history(cfg: Settings, collector: str, eff: EffectiveThresholds) -> dict[str, Any]:
+    """What the monitor learned of the collector (cadence, baseline) from the state table; a
+    note instead when there is no table to read or it cannot be read."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from job_alerts import factory
+    from job_alerts.history import History, learned
+    from job_alerts.rules import silence_limit
+
+    if not cfg.table_name:
+        return {"note": "no state table configured (TABLE_NAME or --stack): nothing learned"}
+    try:
+        store = factory.state_store(cfg)
+        meta = store.collector_meta().get(collector)
+        baseline = store.baselines([collector])[collector]
+    except (BotoCoreError, ClientError) as exc:
+        return {"note": f"the state table could not be read: {type(exc).__name__}"}
+    history = History(created=meta.created if meta else (), settled=baseline.settled)
+    limit = silence_limit(history, eff.values)
+    return learned(history, limit[0] if limit else None, eff.values.min_lines_vs_median)
+
+
+def print_learned(found: dict[str, Any]) -> None:
+    print("\nLearned from its history:")
+    if "note" in found:
+        print(f"  ({found['note']})")
+        return
+    cadence, baseline = found["cadence"], found["baseline"]
+    if cadence is None:
+        print(f"  cadence   not learned yet ({found['cadence_needs']})")
+    else:
+        print(
+            f"  cadence   a job every {cadence['interval_minutes']:g} min "
+            f"(median of {cadence['intervals']} intervals; last {cadence['last_job_created']})"
+        )
+    if found["silent_after_minutes"] is not None:
+        print(f"  silence   alarms after {found['silent_after_minutes']:g} min without a job")
+    if baseline is None:
+        print(f"  baseline  not judged yet ({found['baseline_needs']})")
+    else:
+        below = baseline["warns_below_lines"]
+        warns = "; the rule is off" if below is None else f"; warns below {below:g} lines"
+        print(
+            f"  baseline  median {baseline['median_lines']:g} lines over "
+            f"{len(baseline['jobs'])} settled jobs{warns}"
+        )
 
 
 def cmd_thresholds(args: argparse.Namespace) -> int:
@@ -61,19 +112,23 @@ def cmd_thresholds(args: argparse.Namespace) -> int:
     overrides = factory.load_overrides(cfg)
     eff = effective(args.collector, (cfg.env_thresholds, cfg.env_threshold_names), overrides)
     with_overrides = sorted(overrides.collectors) if overrides is not None else []
+    found = learned_from_history(cfg, args.collector, eff) if args.collector else None
     if args.json:
-        print_json(
-            {
-                "collector": args.collector,
-                "thresholds": thresholds_dict(eff),
-                "collectors_with_overrides": with_overrides,
-            }
-        )
+        document = {
+            "collector": args.collector,
+            "thresholds": thresholds_dict(eff),
+            "collectors_with_overrides": with_overrides,
+        }
+        if found is not None:
+            document["learned"] = found
+        print_json(document)
         return EXIT_OK
     scope = f"collector {args.collector}" if args.collector else "any collector without overrides"
     print(f"Effective thresholds for {scope}:")
     print(f"  {'threshold':<18} {'value':<8} source")
     print_threshold_rows(eff)
+    if found is not None:
+        print_learned(found)
     if with_overrides and not args.collector:
         listed = ", ".join(with_overrides)
         print(f"\nCollectors with their own overrides (see --collector): {listed}")
