@@ -4,9 +4,12 @@ client and the monitor rely on (400 without collector, paging, last_run, key cas
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +19,7 @@ from local.simulator import BrightDataSimulator
 
 pytestmark = pytest.mark.integration
 
+ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "sim-test-token"
 NOW = datetime(2025, 4, 28, 12, 0, tzinfo=UTC)
 
@@ -353,3 +357,26 @@ def test_simulator_stop_releases_a_trickling_answer_quickly() -> None:
     simulator.stop()
     assert time.monotonic() - started < 2
     pool.clear()
+
+
+def test_simulator_main_on_a_taken_port_says_so_in_one_line_and_exits_2(
+    bd_sim: BrightDataSimulator,
+) -> None:
+    # Given a port already taken (by a running simulator)
+    port = bd_sim.port
+    # When another simulator is started on it from the command line
+    result = subprocess.run(
+        [sys.executable, "-m", "local.simulator", "--port", str(port)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    # Then one clear line naming the port, exit status 2, no traceback
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"port {port}" in lines[0]
+    assert "in use" in lines[0]
