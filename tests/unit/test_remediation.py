@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from job_alerts.config import Settings
+from job_alerts.decide import JudgedJob, decide_collector
 from job_alerts.joblog import JobLog, parse_job_log
 from job_alerts.models import JobRecord
 from job_alerts.remediation import (
@@ -104,3 +105,20 @@ def test_a_settled_rerun_says_what_it_recovered_once() -> None:
     assert rerun_settled(rerun, done, {RERUN_RESULT}, NOW, OPTED) is None
     assert rerun_settled(rerun, job("j_new", Status="running"), set(), NOW, OPTED) is None
     assert rerun_settled(record("j_new"), done, set(), NOW, OPTED) is None
+
+
+@pytest.mark.parametrize(
+    ("rerun", "told"),
+    [
+        (record("j_new", rerun_of="j_a"), ["rerun j_new of j_a recovered 28 of 30 inputs"]),
+        (record("j_new", rerun_of="j_a", alerted=[RERUN_RESULT]), []),
+        (record("j_new"), []),
+    ],
+    ids=["settled rerun", "already told", "not a rerun"],
+)
+def test_the_decide_stage_tells_a_settled_rerun_once(rerun: JobRecord, told: list[str]) -> None:
+    settled = job("j_new", Success=28, Fails=2)
+    judged = [JudgedJob(settled, rerun, ())]
+    decision = decide_collector("c_opt", None, judged, {}, OPTED, NOW)
+    assert [e.message for e in decision.entries if e.rule == RERUN] == told
+    assert [c.rule for c in decision.claims] == [RERUN_RESULT] * len(told)

@@ -33,6 +33,7 @@ from job_alerts.models import (
     JobRuleClaim,
     RuleAlarm,
 )
+from job_alerts.remediation import rerun_settled
 from job_alerts.rules import (
     COLLECTOR_RULES,
     JOB_EVENT_RULES,
@@ -199,6 +200,7 @@ def decide_collector(
         already = set(item.record.alerted) | claimed.get(item.job.job_id, set())
         if JOB_UNREADABLE in item.record.alerted:
             _readable_again(decision, item, already, settings, now)
+        _rerun_outcome(decision, item, already, settings, now)
         for result in item.results:
             if result.rule in JOB_EVENT_RULES or (every_job and result.rule in COLLECTOR_RULES):
                 _job_event(decision, item.job, result, already, settings, now)
@@ -395,6 +397,17 @@ def _readable_again(
         JobRuleClaim(job_id, JOB_READABLE_AGAIN, now, settings.history_ttl_days),
     )
     decision.jobs[job_id] = item.job
+
+
+def _rerun_outcome(
+    decision: Decision, item: JudgedJob, already: set[str], settings: Settings, now: datetime
+) -> None:
+    """What a rerun job recovered, told once when it settles (nothing for any other job)."""
+    told = rerun_settled(item.record, item.job, already, now, settings)
+    if told is None:
+        return
+    decision.add(*told)
+    decision.jobs[item.job.job_id] = item.job
 
 
 def with_notes(message: str, job: JobLog) -> str:

@@ -1,6 +1,7 @@
 """One monitor run, as a pipeline of stages: deliver what is owed → discover → read → judge →
-decide → record → publish → persist. `Monitor.run` only orchestrates and builds the run summary
-from what the stages return; see each stage's module for how it works."""
+decide → record (then rerun failed inputs, where opted in) → publish → persist. `Monitor.run`
+only orchestrates and builds the run summary from what the stages return; see each stage's
+module for how it works."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from job_alerts.observability import logger
 from job_alerts.publish import Publisher, deliver_outbox
 from job_alerts.reading import ReadOutcome, read_jobs, reading_order
 from job_alerts.recording import Recorder, summarize_errors
+from job_alerts.remediation import plan_reruns
 from job_alerts.rules import RuleResult, Verdict
 from job_alerts.state import StateStore
 from job_alerts.thresholds import Thresholds
@@ -70,6 +72,8 @@ class RunSummary:
     alerts_planned: list[dict[str, Any]] = field(default_factory=list)
     api_calls: dict[str, Any] = field(default_factory=dict)
     state_ops: dict[str, int] = field(default_factory=dict)
+    # Reruns of failed inputs: started, refused (by the API), capped (the day's count reached).
+    reruns: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k != "alerts_planned"}
@@ -174,6 +178,7 @@ class Monitor:
         summary.unjudgeable = dict(Counter(u.reason for u in unreadable.values()))
         summary.alerts_suppressed = recorder.result.suppressed
         summary.alerts_planned = recorder.result.planned
+        summary.reruns = dict(recorder.result.reruns)
         summary.duration_ms = int((time.monotonic() - started) * 1000)
         summary.api_calls = self.client.stats.snapshot()
         summary.state_ops = self.store.ops.snapshot()
@@ -255,7 +260,38 @@ class Monitor:
                 logger.exception("recording decisions failed", extra={"collector": cid})
                 continue
             recorded.add(cid)
+            self._rerun_failed_inputs(cid, names.get(cid), judged, recorder, now)
         return recorded
+
+    def _rerun_failed_inputs(
+        self,
+        cid: str,
+        name: str | None,
+        judged: Sequence[JudgedJob],
+        recorder: Recorder,
+        now: datetime,
+    ) -> None:
+        """Once the collector's decisions are recorded: rerun the failed inputs of its jobs an
+        alert of this run is about, where opted in (see remediation). Failing is logged, not
+        fatal: the alerts are recorded, and a rerun is never asked for twice anyway."""
+        alerted = [
+            (item.record, item.job)
+            for item in judged
+            if item.job.job_id in recorder.result.alerted_jobs
+        ]
+        requests = plan_reruns(
+            alerted,
+            self.thresholds_for,
+            self.settings,
+            claimed=recorder.result.claimed,
+            dry_run=recorder.dry_run,
+        )
+        if not requests:
+            return
+        try:
+            recorder.start_reruns(requests, cid, name, self.settings, now)
+        except Exception:
+            logger.exception("rerunning failed inputs failed", extra={"collector": cid})
 
     def _owed_decisions(
         self, activity: dict[str, tuple[RuleResult, ...]], new_activity: set[str]

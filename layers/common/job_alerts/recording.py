@@ -1,7 +1,8 @@
 """Record stage: decisions become stored alerts. Each alert is written in one transaction with
 the claims that make its decisions once-only (and its outbox entry), split so every transaction
 fits DynamoDB's limit; silenced collectors' alerts are kept as SUPPRESSED; a few alerting jobs'
-error details are fetched so the alert can say why."""
+error details are fetched so the alert can say why. Opted-in reruns of failed inputs are
+claimed, started and told of here too (what to rerun is decided in `remediation`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 from job_alerts.alerts import (
     Alert,
+    AlertEntry,
     AlertKind,
     ErrorSummary,
     JobFacts,
@@ -21,18 +23,24 @@ from job_alerts.alerts import (
     to_document,
 )
 from job_alerts.brightdata import BrightDataClient, BrightDataError
+from job_alerts.config import Settings
 from job_alerts.decide import ALERT_JOBS_SHOWN, Decision
 from job_alerts.discovery import describe
+from job_alerts.ids import InvalidId, validate_job_id
 from job_alerts.models import (
     AlarmClaim,
     AlertRecord,
     AlertStatus,
     Claim,
     ConflictError,
+    JobRecord,
     JobRuleClaim,
 )
 from job_alerts.observability import logger
+from job_alerts.remediation import RERUN, RerunRequest, rerun_refused, rerun_started
 from job_alerts.state import TRANSACTION_MAX_ITEMS, StateStore
+from job_alerts.state.store import RerunClaim
+from job_alerts.timeutil import ttl_at
 
 # Error details are fetched for a few alerting jobs only: enough to say why, cheap to get.
 ERROR_DETAIL_JOBS = 3
@@ -49,6 +57,10 @@ class Recorded:
     planned: list[dict[str, Any]] = field(default_factory=list)
     suppressed: int = 0
     claimed: dict[str, set[str]] = field(default_factory=dict)
+    # Jobs named by a job event or an alarm this run stored to be sent (not silenced).
+    alerted_jobs: set[str] = field(default_factory=set)
+    # Reruns of failed inputs: started, refused (by the API), capped (the day's count reached).
+    reruns: Counter[str] = field(default_factory=Counter)
 
     def note(self, job_rules: Sequence[tuple[str, str]]) -> None:
         for job_id, rule in job_rules:
@@ -119,9 +131,10 @@ class Recorder:
         self.dry_run = dry_run
         self.result = Recorded()
 
-    def record(self, decision: Decision, now: datetime) -> None:
-        """Save the decision's quiet alarms and store its alerts. Raises ConflictError when
-        another run recorded some of it first (the job rules it claimed are noted)."""
+    def record(self, decision: Decision, now: datetime, *, error_details: bool = True) -> None:
+        """Save the decision's quiet alarms and store its alerts (with a few alerting jobs'
+        error details, unless told not to fetch them). Raises ConflictError when another run
+        recorded some of it first (the job rules it claimed are noted)."""
         if self.dry_run:
             if decision.entries:
                 for alert, _ in build_alerts(decision, {}, now):
@@ -131,7 +144,7 @@ class Recorder:
             for quiet in decision.quiet_alarms:
                 self.store.save_alarm(quiet.alarm, quiet.expected_version)
             if decision.entries:
-                self._store_alerts(decision, now)
+                self._store_alerts(decision, now, error_details)
         except ConflictError as conflict:
             self.result.note(conflict.claimed_job_rules)
             raise
@@ -157,11 +170,78 @@ class Recorder:
                 )
         raise ConflictError(f"could not record decisions for {collector_id} after {CLAIM_RETRIES}")
 
-    def _store_alerts(self, decision: Decision, now: datetime) -> None:
+    def start_reruns(
+        self,
+        requests: Sequence[RerunRequest],
+        collector_id: str,
+        collector_name: str | None,
+        settings: Settings,
+        now: datetime,
+    ) -> None:
+        """Claim each rerun (once per job, within its collector's daily cap, in one conditional
+        transaction), start it, track the new job, and tell of what started (or could not) in one
+        follow-up message for the collector, through the outbox."""
+        follow_up = Decision(collector_id, collector_name)
+        for request in requests:
+            claim = JobRuleClaim(request.job_id, RERUN, now, self.history_ttl_days)
+            answer = self.store.claim_rerun(claim, request.collector_id, request.max_per_day)
+            self.result.note([(request.job_id, RERUN)])
+            if answer is RerunClaim.TAKEN:
+                continue  # another run claimed it: that run starts it and tells of it
+            if answer is RerunClaim.CAPPED:
+                logger.warning(
+                    "daily rerun cap reached; not rerun",
+                    extra={"collector": collector_id, "job_id": request.job_id},
+                )
+                self.result.reruns["capped"] += 1
+                continue
+            follow_up.add(*self._start_rerun(request, settings, now))
+        if not follow_up.entries:
+            return
+        try:
+            # The new job has no errors yet and the old one's were told: fetch none.
+            self.record(follow_up, now, error_details=False)
+        except ConflictError:
+            logger.info("rerun follow-up already recorded", extra={"collector": collector_id})
+
+    def _start_rerun(
+        self, request: RerunRequest, settings: Settings, now: datetime
+    ) -> tuple[AlertEntry, JobRuleClaim]:
+        """Start one claimed rerun and track its job; the follow-up that tells of it. Whatever
+        happens, the claim stays and the rerun is never asked for again: a rerun spends
+        credits, and an unclear answer (a timeout, a 5xx) may mean it started anyway."""
+        try:
+            answer = self.client.rerun(request.job_id, failed_only=True)
+            new_job_id = validate_job_id(answer.get("collection_id"))
+        except (BrightDataError, InvalidId) as exc:
+            self.result.reruns["refused"] += 1
+            logger.warning(
+                "rerun not started", extra={"job_id": request.job_id, "error": describe(exc)}
+            )
+            return rerun_refused(request, describe(exc), now, settings)
+        self.result.reruns["started"] += 1
+        record = JobRecord(
+            job_id=new_job_id,
+            collector_id=request.collector_id,
+            first_seen=now,
+            source="rerun",
+            ttl=ttl_at(now, settings.job_ttl_days),
+            rerun_of=request.job_id,
+        )
+        try:
+            if not self.store.add_job(record):
+                # A listing found the new job first: mark it a rerun, so it is never rerun.
+                self.store.tag_rerun(new_job_id, request.job_id)
+        except Exception:
+            # It started: say so even if it could not be tracked (listings still find it).
+            logger.exception("tracking the rerun job failed", extra={"job_id": new_job_id})
+        return rerun_started(request, new_job_id, now, settings)
+
+    def _store_alerts(self, decision: Decision, now: datetime, error_details: bool) -> None:
         silence = None
         if decision.collector_id:
             silence = self.store.active_silence(decision.collector_id, now)
-        errors = self._error_details(decision)
+        errors = self._error_details(decision) if error_details else {}
         for alert, claims in build_alerts(decision, errors, now):
             document = to_document(alert)
             status = AlertStatus.SUPPRESSED if silence else AlertStatus.PENDING
@@ -185,6 +265,13 @@ class Recorder:
             self.result.note([(c.job_id, c.rule) for c in claims if isinstance(c, JobRuleClaim)])
             if silence:
                 self.result.suppressed += 1
+            else:
+                self.result.alerted_jobs.update(
+                    job_id
+                    for entry in alert.entries
+                    if entry.kind in (AlertKind.JOB, AlertKind.ALARM)
+                    for job_id in entry.job_ids
+                )
 
     def _error_details(self, decision: Decision) -> dict[str, ErrorSummary]:
         details: dict[str, ErrorSummary] = {}

@@ -5,7 +5,7 @@ key. A new item kind adds its section here and its questions as `StateStore` met
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -72,6 +72,8 @@ __all__ = [
     "outbox_entry",
     "outbox_item",
     "outbox_key",
+    "rerun_count_key",
+    "rerun_count_ttl",
     "rule_alarm",
     "silence_item",
     "silence_key",
@@ -124,6 +126,7 @@ def job_item(record: JobRecord) -> dict[str, Any]:
         "alerted": json.dumps(record.alerted) if record.alerted else None,
         "unreadable_reads": record.unreadable_reads or None,
         "unreadable_reason": record.unreadable_reason,
+        "rerun_of": record.rerun_of,
     }
     item.update({k: v for k, v in optional.items() if v is not None})
     if not record.settled and not record.expired:
@@ -158,6 +161,7 @@ def job_record(item: dict[str, Any]) -> JobRecord:
         alerted=json.loads(item.get("alerted", "[]")),
         unreadable_reads=int(item.get("unreadable_reads", 0)),
         unreadable_reason=item.get("unreadable_reason"),
+        rerun_of=item.get("rerun_of"),
     )
 
 
@@ -225,6 +229,20 @@ def baseline_history(item: dict[str, Any]) -> tuple[str, History]:
     """The collector an item is about, and its settled jobs (with the item's version)."""
     history = History.from_dict({"settled": item.get("settled")}, int(item.get("version", 0)))
     return str(item["collector_id"]), history
+
+
+# ---- reruns: how many each collector started per UTC day (the daily cap) ---------------------
+# The count is only needed on its own day; kept a little longer, DynamoDB then deletes it.
+_RERUN_COUNT_TTL_DAYS = 2
+
+
+def rerun_count_key(collector_id: str, day: date) -> Key:
+    return (f"RERUNS#{collector_id}", f"DAY#{day.isoformat()}")
+
+
+def rerun_count_ttl(day: date) -> int:
+    """When the count of `day` may go: a couple of days after that day began (UTC)."""
+    return ttl_at(datetime.combine(day, time(), UTC), _RERUN_COUNT_TTL_DAYS)
 
 
 # ---- collector alarms: one item per collector and rule -------------------------------------

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -21,6 +22,7 @@ from job_alerts.models import (
     ConflictError,
     Health,
     JobRecord,
+    JobRuleClaim,
     OutboxEntry,
     RuleAlarm,
     Silence,
@@ -62,13 +64,23 @@ from job_alerts.state.transactions import (
     mark_sent_items,
     record_alert_items,
     refused_claims,
+    rerun_claim_items,
 )
 from job_alerts.timeutil import iso
 
 _BATCH_GET_MAX = 100
 _BATCH_WRITE_MAX = 25
+_RERUN_CLAIM_ATTEMPTS = 3
 
-__all__ = ["OpCounter", "StateStore"]
+__all__ = ["OpCounter", "RerunClaim", "StateStore"]
+
+
+class RerunClaim(StrEnum):
+    """The answer to claiming a job's rerun."""
+
+    CLAIMED = "claimed"  # this run starts it
+    TAKEN = "taken"  # another run (or an earlier attempt of this one) claimed it first
+    CAPPED = "capped"  # the collector started its reruns of the day already
 
 
 @dataclass
@@ -109,6 +121,18 @@ class StateStore:
                 return False
             raise
         return True
+
+    def tag_rerun(self, job_id: str, rerun_of: str) -> None:
+        """Mark a job already known (found by a listing first) as the rerun of `rerun_of`."""
+        self.ops.writes += 1
+        self.ops.items_written += 1
+        self.client.update_item(
+            TableName=self.table,
+            Key=key_attributes(job_key(job_id)),
+            UpdateExpression="SET rerun_of = :of",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":of": {"S": rerun_of}},
+        )
 
     def live_jobs(self, limit: int | None = None) -> list[JobRecord]:
         """Live jobs oldest first, through the sparse index (never a Scan)."""
@@ -234,6 +258,31 @@ class StateStore:
             raise ConflictError(
                 "a decision was already claimed", refused_claims(exc, claims)
             ) from None
+
+    def claim_rerun(self, claim: JobRuleClaim, collector_id: str, cap: int) -> RerunClaim:
+        """Claim the rerun of a job, once ever, and count it against its collector's `cap` reruns
+        of the claim's UTC day, both in one transaction: neither happens without the other."""
+        ops = rerun_claim_items(self.table, claim, collector_id, cap)
+        for attempt in range(_RERUN_CLAIM_ATTEMPTS):
+            try:
+                self.ops.writes += 1
+                self.ops.items_written += len(ops)
+                self.client.transact_write_items(TransactItems=ops)
+            except ClientError as exc:
+                if _code(exc) != "TransactionCanceledException":
+                    raise
+                reasons = exc.response.get("CancellationReasons") or []
+                codes = [str(reason.get("Code", "")) for reason in reasons] + ["", ""]
+                if codes[0] == "ConditionalCheckFailed":
+                    return RerunClaim.TAKEN
+                if codes[1] == "ConditionalCheckFailed":
+                    return RerunClaim.CAPPED
+                # Cancelled for contention (another run's transaction on the same day's count):
+                # nothing was written, so trying again cannot double anything.
+                _backoff(attempt)
+                continue
+            return RerunClaim.CLAIMED
+        raise StateError(f"could not claim the rerun of {claim.job_id}: contended")
 
     def pending_outbox(self, now: datetime, owner: str) -> list[OutboxEntry]:
         """Outbox entries this run may publish: its own, or others whose lease has run out."""

@@ -5,7 +5,7 @@ with every claim it tells of (and its outbox entry), and which claims a refused 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -30,6 +30,8 @@ from job_alerts.state.items import (
     key_attributes,
     outbox_item,
     outbox_key,
+    rerun_count_key,
+    rerun_count_ttl,
     to_attributes,
 )
 from job_alerts.timeutil import iso
@@ -42,6 +44,7 @@ __all__ = [
     "mark_sent_items",
     "record_alert_items",
     "refused_claims",
+    "rerun_claim_items",
 ]
 
 
@@ -110,6 +113,30 @@ def record_alert_items(
     if len(ops) > TRANSACTION_MAX_ITEMS:
         raise StateError(f"an alert may carry at most {TRANSACTION_MAX_ITEMS - 2} decisions")
     return ops
+
+
+def rerun_claim_items(
+    table: str, claim: JobRuleClaim, collector_id: str, cap: int
+) -> list[dict[str, Any]]:
+    """The TransactWriteItems that claim a job's rerun, once, and count it against its
+    collector's reruns of the claim's UTC day, provided fewer than `cap` were started. The claim
+    comes first: a cancelled transaction names which of the two refused."""
+    day = claim.at.astimezone(UTC).date()
+    count = {
+        "Update": {
+            "TableName": table,
+            "Key": key_attributes(rerun_count_key(collector_id, day)),
+            "UpdateExpression": "ADD n :one SET #ttl = if_not_exists(#ttl, :ttl)",
+            "ConditionExpression": "attribute_not_exists(n) OR n < :cap",
+            "ExpressionAttributeNames": {"#ttl": "ttl"},
+            "ExpressionAttributeValues": {
+                ":one": {"N": "1"},
+                ":cap": {"N": str(cap)},
+                ":ttl": {"N": str(rerun_count_ttl(day))},
+            },
+        }
+    }
+    return [_claim_put(table, claim), count]
 
 
 def refused_claims(exc: ClientError, claims: Sequence[Claim]) -> tuple[Claim, ...]:
