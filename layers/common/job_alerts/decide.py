@@ -109,9 +109,12 @@ def judge_jobs(
     for index in sorted(range(len(items)), key=lambda i: _created(items[i])):
         record, job = items[index]
         cid = collector_of(job, record)
-        history = known.get(cid, EMPTY_HISTORY)
+        # A rerun re-runs a few failed inputs: it is not compared with the collector's usual
+        # output, nor does it become part of it.
+        rerun = record.rerun_of is not None
+        history = EMPTY_HISTORY if rerun else known.get(cid, EMPTY_HISTORY)
         results[index] = (cid, tuple(judge(job, thresholds_for(cid), now, history)))
-        if job.settled and not history.knows(job.job_id):
+        if job.settled and not rerun and not history.knows(job.job_id):
             known[cid] = judgement.histories[cid] = history.with_settled(
                 PastJob(job.job_id, job.lines)
             )

@@ -133,21 +133,7 @@ def discover(
             )
             continue
         result.collectors_listed += 1
-        times: list[datetime] = []
-        for job in answer:
-            job_id = job.get("id") if isinstance(job, dict) else None
-            if not isinstance(job_id, str):
-                continue
-            queued = listed_time(job)
-            if queued is not None:
-                times.append(queued)
-            # Jobs queued well before the previous listing were recorded then: not looked up
-            # again, except on the periodic full pass.
-            if plan.seen_before and queued is not None and queued < plan.seen_before:
-                continue
-            # A job listed under two collectors stays with the first listing (its log, when
-            # read, names the collector it really belongs to).
-            found.setdefault(job_id, plan.collector_id)
+        times = _take_listing(plan, answer, found)
         before = known.get(plan.collector_id)
         created = History(created=before.created if before else ()).with_created(times).created
         result.cadence[plan.collector_id] = created
@@ -172,6 +158,29 @@ def discover(
     if listed and not dry_run:
         store.save_collector_meta(listed)
     return result
+
+
+def _take_listing(
+    plan: ListingPlan, answer: list[dict[str, Any]], found: dict[str, str]
+) -> list[datetime]:
+    """Note the listed jobs to look up in `found` (job id -> collector); return when each listed
+    job was created (for the collector's cadence)."""
+    times: list[datetime] = []
+    for job in answer:
+        job_id = job.get("id") if isinstance(job, dict) else None
+        if not isinstance(job_id, str):
+            continue
+        queued = listed_time(job)
+        if queued is not None:
+            times.append(queued)
+        # Jobs queued well before the previous listing were recorded then: not looked up
+        # again, except on the periodic full pass.
+        if plan.seen_before and queued is not None and queued < plan.seen_before:
+            continue
+        # A job listed under two collectors stays with the first listing (its log, when
+        # read, names the collector it really belongs to).
+        found.setdefault(job_id, plan.collector_id)
+    return times
 
 
 def _collectors(

@@ -26,7 +26,7 @@ from job_alerts.brightdata import BrightDataClient, BrightDataError
 from job_alerts.config import Settings
 from job_alerts.decide import ALERT_JOBS_SHOWN, Decision
 from job_alerts.discovery import describe
-from job_alerts.ids import InvalidId, validate_job_id
+from job_alerts.ids import InvalidId
 from job_alerts.models import (
     AlarmClaim,
     AlertRecord,
@@ -211,8 +211,8 @@ class Recorder:
         happens, the claim stays and the rerun is never asked for again: a rerun spends
         credits, and an unclear answer (a timeout, a 5xx) may mean it started anyway."""
         try:
-            answer = self.client.rerun(request.job_id, failed_only=True)
-            new_job_id = validate_job_id(answer.get("collection_id"))
+            # The client validates the new job's id like any job id before handing it over.
+            new_job_id = self.client.rerun(request.job_id, failed_only=True).job_id
         except (BrightDataError, InvalidId) as exc:
             self.result.reruns["refused"] += 1
             logger.warning(
