@@ -7,7 +7,7 @@ import importlib.util
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -15,7 +15,6 @@ from typing import Any
 import boto3
 import pytest
 
-from job_alerts import factory
 from job_alerts.alerts import Alert, to_document
 from job_alerts.publish import AlertPublisher, PublishError
 from job_alerts.slack import OncePerMessage, SlackClient, SlackDeliveryError, deliver_sns_event
@@ -339,18 +338,17 @@ def test_handler_posts_each_message_once_with_the_secret_from_secrets_manager(
     aws: dict[str, Any],
     table: str,
     sink: SlackSink,
-    monkeypatch: pytest.MonkeyPatch,
+    lambda_env: Callable[..., None],
     lambda_context: Any,
 ) -> None:
-    # Given the notifier's environment: the table, and the webhook URL as a JSON secret
+    # Given the notifier's environment as deployed (the handler reads it itself): the table, and
+    # the webhook URL as a JSON secret
     secret = f"slack-{uuid.uuid4().hex[:8]}"
     aws["secretsmanager"].create_secret(
         Name=secret, SecretString=json.dumps({"webhook_url": sink.url})
     )
-    monkeypatch.setenv("TABLE_NAME", table)
-    monkeypatch.setenv("SLACK_WEBHOOK_SECRET", secret)
+    lambda_env(TABLE_NAME=table, SLACK_WEBHOOK_SECRET=secret)
     app = _load_notifier()
-    factory.settings.cache_clear()
     event = _sns_event(
         (f"h-{uuid.uuid4()}", json.dumps(_doc("hostile"))),
         (f"h-{uuid.uuid4()}", json.dumps(CLOUDWATCH_ALARM)),

@@ -20,14 +20,15 @@ from local.clock import ManualClock
 from local.simulator import BrightDataSimulator
 from local.slack_sink import SlackSink
 from local.stack import LocalStack
-from tests.integration.faults import (
-    BrokenPublisher,
-    DynamoThrottle,
+from tests.conftest import Configure
+from tests.integration.faults import BrokenPublisher, DynamoThrottle, fast_dynamodb_retries
+from tests.support import (
     Ledger,
     assert_consistent,
+    bad_job,
+    failed_job,
     fast_client,
-    fast_dynamodb_retries,
-    make_monitor,
+    fast_monitor,
     sim_clock,
 )
 
@@ -47,20 +48,10 @@ World = tuple[BrightDataSimulator, LocalStack, ManualClock, Ledger]
 
 
 @pytest.fixture
-def world(
-    monitor_env: Callable[..., None], simulator: BrightDataSimulator, stack: LocalStack
-) -> World:
-    monitor_env(**ENV)
+def world(configure: Configure, simulator: BrightDataSimulator, stack: LocalStack) -> World:
+    configure(**ENV)
     simulator.add_collector(COLLECTOR, "matrix-products")
     return simulator, stack, sim_clock(simulator), Ledger(stack)
-
-
-def failed_job(sim: BrightDataSimulator, job_id: str) -> None:
-    sim.add_job(job_id, COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
-
-
-def bad_job(sim: BrightDataSimulator, job_id: str) -> None:
-    sim.add_job(job_id, COLLECTOR, "done", inputs=100, success=40, fails=60, lines=40)
 
 
 def until_quiet(
@@ -71,7 +62,7 @@ def until_quiet(
     sim, stack, clock, ledger = world
     for n in range(1, max_runs + 1):
         clock.advance(5)
-        monitor = build() if build else make_monitor(clock, ledger=ledger, remaining_ms=lambda_time)
+        monitor = build() if build else fast_monitor(clock, ledger=ledger, remaining_ms=lambda_time)
         summary = monitor.run()
         fresh = ledger.collect()
         if not fresh and summary.live_jobs == 0 and summary.health == HealthState.HEALTHY:
@@ -115,15 +106,15 @@ def test_fault_bright_data_delivers_each_alert_once(world: World, case: str) -> 
     sim, stack, clock, ledger = world
     endpoint, kind, times, job_id, params, health = BRIGHT_DATA_FAULTS[case]
     # Given a failed job and a low-success job, and the API misbehaving `times` times
-    failed_job(sim, "j_fail1")
-    bad_job(sim, "j_bad1")
+    failed_job(sim, "j_fail1", collector=COLLECTOR)
+    bad_job(sim, "j_bad1", collector=COLLECTOR)
     sim.inject(endpoint, kind, times=times, job_id=job_id, **params)
     sleeps: list[float] = []
     settings = factory.settings()
 
     def build() -> Monitor:
         client = fast_client(settings.api_url, sleep=sleeps.append)
-        return make_monitor(clock, ledger=ledger, client=client, remaining_ms=lambda_time)
+        return fast_monitor(clock, ledger=ledger, client=client, remaining_ms=lambda_time)
 
     # When the monitor runs, then keeps running until it has nothing left to say
     build().run()
@@ -138,16 +129,16 @@ def test_fault_bright_data_delivers_each_alert_once(world: World, case: str) -> 
 
 
 def test_fault_unauthorized_mid_run_keeps_jobs_live_then_recovers(
-    world: World, monitor_env: Callable[..., None]
+    world: World, configure: Configure
 ) -> None:
     sim, stack, clock, ledger = world
     # Given three failed jobs read one at a time, the second answering 401
-    monitor_env(MAX_CONCURRENCY="1")
+    configure(MAX_CONCURRENCY="1")
     for n in (1, 2, 3):
-        failed_job(sim, f"j_fail{n}")
+        failed_job(sim, f"j_fail{n}", collector=COLLECTOR)
     sim.inject("log", "unauthorized", times=None, job_id="j_fail2")
     # When the monitor runs
-    summary = make_monitor(clock, ledger=ledger, remaining_ms=lambda_time).run()
+    summary = fast_monitor(clock, ledger=ledger, remaining_ms=lambda_time).run()
     # Then reading stopped at the 401: one DEGRADED alert, no job judged on partial data
     assert summary.health == HealthState.TOKEN_REJECTED.value
     assert summary.jobs_read == 1
@@ -167,11 +158,11 @@ def test_fault_expired_job_is_forgotten_without_repeats(world: World) -> None:
     sim, stack, clock, ledger = world
     # Given a running job the monitor tracks
     sim.add_job("j_gone", COLLECTOR, "running", inputs=10, success=1, fails=0, lines=1)
-    make_monitor(clock, ledger=ledger).run()
+    fast_monitor(clock, ledger=ledger).run()
     # When Bright Data answers 404 for it (expired)
     sim.remove_job("j_gone")
     clock.advance(5)
-    summary = make_monitor(clock, ledger=ledger).run()
+    summary = fast_monitor(clock, ledger=ledger).run()
     assert summary.jobs_expired == 1
     # Then it is never read again, and at most one notice mentions it
     sim.reset_counts()
@@ -185,20 +176,18 @@ def test_fault_expired_job_is_forgotten_without_repeats(world: World) -> None:
     assert "gsi1pk" not in job
 
 
-def test_fault_counts_going_backwards_alert_once(
-    world: World, monitor_env: Callable[..., None]
-) -> None:
+def test_fault_counts_going_backwards_alert_once(world: World, configure: Configure) -> None:
     sim, stack, clock, ledger = world
-    monitor_env(MAX_FAILS="3", MIN_SUCCESS_RATE="0")
+    configure(MAX_FAILS="3", MIN_SUCCESS_RATE="0")
     # Given a running job with 10 failed inputs (breach while running)
     sim.add_job("j_back", COLLECTOR, "running", inputs=100, success=20, fails=10, lines=20)
-    make_monitor(clock, ledger=ledger).run()
+    fast_monitor(clock, ledger=ledger).run()
     ledger.collect()
     assert ledger.kinds("fails_above_max") == ["ALARM"]
     # When the API later reports fewer failures (5), then the job settles with 5
     sim.update_job("j_back", fails=5)
     clock.advance(5)
-    make_monitor(clock, ledger=ledger).run()
+    fast_monitor(clock, ledger=ledger).run()
     sim.update_job("j_back", status="done", success=95, lines=95, finished=clock.now)
     until_quiet(world)
     # Then no crash and no second alert: still one ALARM, the job settled
@@ -220,13 +209,13 @@ def test_fault_dynamodb_throttle_burst_is_absorbed_by_retries(
 ) -> None:
     sim, stack, clock, ledger = world
     asked = fast_dynamodb_retries(monkeypatch)
-    failed_job(sim, "j_fail1")
-    bad_job(sim, "j_bad1")
+    failed_job(sim, "j_fail1", collector=COLLECTOR)
+    bad_job(sim, "j_bad1", collector=COLLECTOR)
     # Given the state table throttling the next two calls of one operation
     store = factory.state_store(factory.settings())
     throttle = DynamoThrottle(store.client, operation, times=2)
     # When the monitor runs
-    summary = make_monitor(clock, ledger=ledger, store=store, remaining_ms=lambda_time).run()
+    summary = fast_monitor(clock, ledger=ledger, store=store, remaining_ms=lambda_time).run()
     ledger.collect()
     # Then standard retry mode absorbed the burst: the run delivered everything at once
     assert throttle.injected == 2
@@ -244,13 +233,13 @@ def test_fault_dynamodb_persistent_transaction_throttle_defers_to_next_run(
 ) -> None:
     sim, stack, clock, ledger = world
     fast_dynamodb_retries(monkeypatch)
-    failed_job(sim, "j_fail1")
-    bad_job(sim, "j_bad1")
+    failed_job(sim, "j_fail1", collector=COLLECTOR)
+    bad_job(sim, "j_bad1", collector=COLLECTOR)
     # Given every transaction throttled (decisions cannot be recorded)
     store = factory.state_store(factory.settings())
     throttle = DynamoThrottle(store.client, "TransactWriteItems")
     # When the monitor runs
-    summary = make_monitor(clock, ledger=ledger, store=store, remaining_ms=lambda_time).run()
+    summary = fast_monitor(clock, ledger=ledger, store=store, remaining_ms=lambda_time).run()
     # Then nothing was sent, and the jobs stay live: nothing was decided without a record
     assert ledger.collect() == []
     assert summary.alerts_sent == 0
@@ -269,20 +258,20 @@ def test_fault_dynamodb_persistent_throttle_fails_the_run_cleanly(
 ) -> None:
     sim, stack, clock, ledger = world
     fast_dynamodb_retries(monkeypatch)
-    failed_job(sim, "j_fail1")
-    bad_job(sim, "j_bad1")
+    failed_job(sim, "j_fail1", collector=COLLECTOR)
+    bad_job(sim, "j_bad1", collector=COLLECTOR)
     store = factory.state_store(factory.settings())
-    make_monitor(
+    fast_monitor(
         clock, ledger=ledger, store=store, remaining_ms=lambda_time
     ).run()  # jobs discovered, alerted
     ledger.collect()
     clock.advance(5)
-    failed_job(sim, "j_fail2")
+    failed_job(sim, "j_fail2", collector=COLLECTOR)
     # Given one DynamoDB operation throttled beyond the retries
     throttle = DynamoThrottle(store.client, operation)
     # When the monitor runs, Then the run fails with the throttling error (Lambda reports it)
     with pytest.raises(ClientError, match="ProvisionedThroughputExceeded"):
-        make_monitor(clock, ledger=ledger, store=store, remaining_ms=lambda_time).run()
+        fast_monitor(clock, ledger=ledger, store=store, remaining_ms=lambda_time).run()
     assert throttle.injected >= 5  # every attempt of the standard retry mode was made
     ledger.collect()
     # When DynamoDB recovers, Then the next runs deliver what was owed, nothing twice
@@ -302,7 +291,7 @@ def overtaken_store(clock: ManualClock, ledger: Ledger) -> tuple[StateStore, dic
     def record_after_b(*args: Any, **kwargs: Any) -> None:
         if not overtaken["done"]:
             overtaken["done"] = True
-            make_monitor(clock, ledger=ledger, remaining_ms=lambda_time, run_id="run-b").run()
+            fast_monitor(clock, ledger=ledger, remaining_ms=lambda_time, run_id="run-b").run()
         original(*args, **kwargs)
 
     store.record_alert = record_after_b  # type: ignore[method-assign]
@@ -312,12 +301,12 @@ def overtaken_store(clock: ManualClock, ledger: Ledger) -> tuple[StateStore, dic
 def test_fault_concurrent_run_wins_every_claim(world: World) -> None:
     sim, stack, clock, ledger = world
     for n in range(3):
-        failed_job(sim, f"j_fail{n}")
-    bad_job(sim, "j_bad1")
+        failed_job(sim, f"j_fail{n}", collector=COLLECTOR)
+    bad_job(sim, "j_bad1", collector=COLLECTOR)
     # Given run A, which is overtaken by a whole run B just before it records its decisions
     store_a, overtaken = overtaken_store(clock, ledger)
     # When A goes on after B finished
-    summary_a = make_monitor(
+    summary_a = fast_monitor(
         clock, ledger=ledger, store=store_a, remaining_ms=lambda_time, run_id="run-a"
     ).run()
     ledger.collect()
@@ -331,12 +320,12 @@ def test_fault_concurrent_run_wins_every_claim(world: World) -> None:
 
 def test_fault_concurrent_health_transition_is_recorded_once(world: World) -> None:
     sim, stack, clock, ledger = world
-    failed_job(sim, "j_fail1")
+    failed_job(sim, "j_fail1", collector=COLLECTOR)
     sim.inject("*", "unauthorized", times=None)
     # Given run A overtaken by run B while both record "token rejected"
     store_a, overtaken = overtaken_store(clock, ledger)
     # When A goes on, Then it does not fail, and only one DEGRADED alert exists
-    summary_a = make_monitor(
+    summary_a = fast_monitor(
         clock, ledger=ledger, store=store_a, remaining_ms=lambda_time, run_id="run-a"
     ).run()
     assert summary_a.health == HealthState.TOKEN_REJECTED.value
@@ -354,11 +343,11 @@ def test_fault_concurrent_health_transition_is_recorded_once(world: World) -> No
 
 def test_fault_sns_outage_delivers_next_run_once(world: World) -> None:
     sim, stack, clock, ledger = world
-    failed_job(sim, "j_fail1")
-    bad_job(sim, "j_bad1")
+    failed_job(sim, "j_fail1", collector=COLLECTOR)
+    bad_job(sim, "j_bad1", collector=COLLECTOR)
     # Given SNS failing for a whole run
     broken = BrokenPublisher()
-    summary = make_monitor(clock, ledger=ledger, publisher=broken, remaining_ms=lambda_time).run()
+    summary = fast_monitor(clock, ledger=ledger, publisher=broken, remaining_ms=lambda_time).run()
     assert broken.attempts == 1
     assert summary.alerts_failed == 1
     assert ledger.collect() == []
@@ -370,13 +359,13 @@ def test_fault_sns_outage_delivers_next_run_once(world: World) -> None:
 
 
 def test_fault_deadline_mid_run_leaves_the_rest_for_later(
-    world: World, monitor_env: Callable[..., None]
+    world: World, configure: Configure
 ) -> None:
     sim, stack, clock, ledger = world
-    monitor_env(MAX_CONCURRENCY="2")
+    configure(MAX_CONCURRENCY="2")
     failed = [f"j_fail{n}" for n in range(8)]
     for job_id in failed:
-        failed_job(sim, job_id)
+        failed_job(sim, job_id, collector=COLLECTOR)
     checks = {"n": 0}
 
     def closing_in() -> int:
@@ -385,7 +374,7 @@ def test_fault_deadline_mid_run_leaves_the_rest_for_later(
         return LAMBDA_MS if checks["n"] <= 3 else 5_000
 
     # When the first run reaches the deadline part-way through its reads
-    summary = make_monitor(clock, ledger=ledger, remaining_ms=closing_in).run()
+    summary = fast_monitor(clock, ledger=ledger, remaining_ms=closing_in).run()
     ledger.collect()
     assert 0 < summary.jobs_read < len(failed)
     assert summary.jobs_deferred == len(failed) - summary.jobs_read
@@ -413,8 +402,8 @@ def test_fault_slack_errors_propagate_and_retry_posts_once(
 ) -> None:
     sim, stack, clock, ledger = world
     # Given an alert the monitor published, as the Slack notifier receives it
-    failed_job(sim, "j_fail1")
-    make_monitor(clock, ledger=ledger, remaining_ms=lambda_time).run()
+    failed_job(sim, "j_fail1", collector=COLLECTOR)
+    fast_monitor(clock, ledger=ledger, remaining_ms=lambda_time).run()
     [record] = stack.lambda_records("slack")
     once = OncePerMessage(stack.table_name, dynamodb_client=stack.client("dynamodb"))
     once.register_lambda_context(lambda_context)
@@ -447,8 +436,8 @@ def test_fault_slack_errors_propagate_and_retry_posts_once(
 
 def test_fault_slack_permanent_failure_raises_every_time(world: World, lambda_context: Any) -> None:
     sim, stack, clock, ledger = world
-    failed_job(sim, "j_fail1")
-    make_monitor(clock, ledger=ledger, remaining_ms=lambda_time).run()
+    failed_job(sim, "j_fail1", collector=COLLECTOR)
+    fast_monitor(clock, ledger=ledger, remaining_ms=lambda_time).run()
     records = stack.lambda_records("slack")
     once = OncePerMessage(stack.table_name, dynamodb_client=stack.client("dynamodb"))
     once.register_lambda_context(lambda_context)

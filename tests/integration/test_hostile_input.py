@@ -15,17 +15,26 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from job_alerts import factory
 from job_alerts.alerts import render_email, render_slack, slack_payload_for_sns
 from job_alerts.brightdata import InvalidId
-from job_alerts.config import ConfigError
+from job_alerts.config import ConfigError, Settings
 from job_alerts.intake import handle_webhook
 from job_alerts.service import handle_monitor_event
 from local.simulator import BrightDataSimulator
 from local.stack import LocalStack
-from tests.conftest import load_event
-from tests.integration.faults import Ledger, fast_client, make_monitor, scan, sim_clock
+from tests.conftest import Configure, load_event
+from tests.support import (
+    Ledger,
+    exception_texts,
+    failed_job,
+    fast_client,
+    fast_monitor,
+    scan,
+    sim_clock,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +70,7 @@ def _job_items(stack: LocalStack) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def env(monitor_env: Callable[..., None], simulator: BrightDataSimulator, stack: LocalStack) -> Any:
+def env(configure: Configure, simulator: BrightDataSimulator, stack: LocalStack) -> Any:
     simulator.add_collector(COLLECTOR, "hostile-products")
     return simulator, stack
 
@@ -112,10 +121,10 @@ def test_hostile_ids_in_the_api_job_list_are_skipped(
     for job_id in HOSTILE_IDS.values():
         if job_id:
             sim.add_job(job_id, COLLECTOR, "failed", inputs=1, success=0, fails=1)
-    sim.add_job("j_real1", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
+    failed_job(sim, "j_real1", collector=COLLECTOR)
     # When the monitor runs
     with caplog.at_level(logging.WARNING):
-        summary = make_monitor(clock, ledger=ledger).run()
+        summary = fast_monitor(clock, ledger=ledger).run()
     # Then the hostile ones are skipped with a warning and the real one is alerted
     assert summary.jobs_discovered == 1
     assert any("job id" in r.getMessage() for r in caplog.records)
@@ -128,17 +137,17 @@ def test_hostile_ids_in_the_api_job_list_are_skipped(
 
 
 def test_hostile_markup_is_escaped_in_slack_and_harmless_in_email(
-    monitor_env: Callable[..., None], simulator: BrightDataSimulator, stack: LocalStack
+    configure: Configure, simulator: BrightDataSimulator, stack: LocalStack
 ) -> None:
     # Given a collector name and per-input errors full of Slack/HTML control sequences
-    monitor_env(MAX_FAILS="100", MIN_LINES="0")
+    configure(MAX_FAILS="100", MIN_LINES="0")
     sim = simulator
     sim.add_collector(COLLECTOR, f"shop {MARKUP}")
     errors = [{"url": f"https://example.com/{MARKUP}", "error": MARKUP, "consumer": MARKUP}]
     sim.add_job("j_mark1", COLLECTOR, "failed", inputs=10, success=0, fails=10, errors=errors)
     ledger = Ledger(stack)
     # When the monitor alerts
-    make_monitor(sim_clock(sim), ledger=ledger).run()
+    fast_monitor(sim_clock(sim), ledger=ledger).run()
     [message] = ledger.messages
     doc = message["doc"]
     assert MARKUP in json.dumps(doc)  # the document keeps the raw facts
@@ -218,19 +227,13 @@ def test_hostile_webhook_body_is_refused_by_the_function(
 
 def test_hostile_webhook_store_failure_is_a_5xx_for_a_retry(
     intake: tuple[ModuleType, str],
+    lambda_env: Callable[..., None],
     stack: LocalStack,
     lambda_context: Any,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Imported here to keep this section's edits inside the section (the file is shared).
-    from botocore.exceptions import ClientError
-
-    from tests.support import exception_texts
-
     # Given the intake pointed at a table that is not there (DynamoDB answers an error)
     app, token = intake
-    monkeypatch.setenv("TABLE_NAME", f"missing-{uuid.uuid4().hex[:8]}")
-    factory.settings.cache_clear()
+    lambda_env(TABLE_NAME=f"missing-{uuid.uuid4().hex[:8]}")
     # When a valid call arrives, Then the invocation fails, so the Function URL answers 5xx
     with pytest.raises(ClientError) as caught:
         app.handler(_webhook(token), lambda_context)
@@ -250,16 +253,14 @@ def test_hostile_webhook_store_failure_is_a_5xx_for_a_retry(
     ],
 )
 def test_hostile_override_document_is_a_config_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, document: Any, where: str
+    tmp_path: Path, document: Any, where: str
 ) -> None:
     # Given a THRESHOLDS_FILE with a wrongly typed value
     path = tmp_path / "thresholds.json"
     path.write_text(json.dumps(document), encoding="utf-8")
-    monkeypatch.setenv("THRESHOLDS_FILE", str(path))
-    factory.settings.cache_clear()
     # When the thresholds are resolved, Then a ConfigError names the file and the place
     with pytest.raises(ConfigError) as caught:
-        factory.thresholds_resolver(factory.settings())
+        factory.thresholds_resolver(Settings(thresholds_file=str(path)))
     assert str(path) in str(caught.value)
     assert where in str(caught.value)
 
@@ -268,15 +269,16 @@ def test_hostile_override_document_is_a_config_error(
 
 
 @pytest.fixture
-def intake(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, str]:
-    """The intake function with its token in a (moto) Secrets Manager secret."""
+def intake(stack: LocalStack, lambda_env: Callable[..., None]) -> tuple[ModuleType, str]:
+    """The intake function with its token in a (moto) Secrets Manager secret. Its environment is
+    set as deployed (lambda_env, not `configure`): the session's IAM check names the secret the
+    function reads by the variable that holds it."""
     token = f"intake-{uuid.uuid4().hex}"
     name = f"intake-token-{uuid.uuid4().hex[:8]}"
     stack.client("secretsmanager").create_secret(
         Name=name, SecretString=json.dumps({"token": token})
     )
-    monkeypatch.setenv("INTAKE_TOKEN_SECRET", name)
-    factory.settings.cache_clear()
+    lambda_env(TABLE_NAME=stack.table_name, INTAKE_TOKEN_SECRET=name)
     return _load("intake"), token
 
 
@@ -329,7 +331,7 @@ def test_intake_webhook_with_right_token_makes_the_job_live(
 
 
 def test_intake_track_event_through_the_monitor_handler(
-    monitor_env: Callable[..., None], stack: LocalStack, lambda_context: Any
+    configure: Configure, stack: LocalStack, lambda_context: Any
 ) -> None:
     app = _load("monitor")
     result = app.handler(load_event("track.json"), lambda_context)

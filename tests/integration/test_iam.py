@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities import parameters
 
-from job_alerts import factory
 from job_alerts.slack import SlackDeliveryError
 from local.simulator import BrightDataSimulator
 from local.slack_sink import SlackSink
@@ -103,12 +102,18 @@ def deployed() -> Deployment:
     return deployment()
 
 
+# The handlers below read their real process environment, set through `lambda_env` rather than
+# `configure`: these tests check the deployed functions, and the recorder names each resource
+# called by the variable that holds it (TABLE_NAME -> StateTable, ...).
+def _stack_variables(stack: LocalStack) -> dict[str, str]:
+    return {"TABLE_NAME": stack.table_name, "TOPIC_ARN": stack.topic_arn}
+
+
 @pytest.fixture
 def monitor_calls(
     stack: LocalStack,
     simulator: BrightDataSimulator,
-    monitor_env: Callable[..., None],
-    monkeypatch: pytest.MonkeyPatch,
+    lambda_env: Callable[..., None],
     lambda_context: Any,
 ) -> set[Call]:
     # Given the token as an SSM SecureString and overrides as an SSM String, as deployed
@@ -117,8 +122,13 @@ def monitor_calls(
     ssm.put_parameter(Name=token, Type="SecureString", Value=SIM_TOKEN)
     document = {"default": {"min_success_rate": 0.5}}
     ssm.put_parameter(Name=overrides, Type="String", Value=json.dumps(document))
-    monitor_env(BRIGHTDATA_TOKEN_PARAMETER=token, THRESHOLDS_PARAMETER=overrides)
-    monkeypatch.delenv("BRIGHTDATA_API_TOKEN")
+    lambda_env(
+        **_stack_variables(stack),
+        BRIGHTDATA_API_URL=simulator.url,
+        BRIGHTDATA_API_TOKEN=None,
+        BRIGHTDATA_TOKEN_PARAMETER=token,
+        THRESHOLDS_PARAMETER=overrides,
+    )
     # And a failed job (an alert to publish) and a running one (a live job to come back to)
     simulator.add_collector(COLLECTOR, "amazon-products")
     simulator.add_job("j_fail1", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
@@ -135,13 +145,12 @@ def monitor_calls(
 
 @pytest.fixture
 def notifier_calls(
-    stack: LocalStack, monkeypatch: pytest.MonkeyPatch, lambda_context: Any
+    stack: LocalStack, lambda_env: Callable[..., None], lambda_context: Any
 ) -> set[Call]:
     secrets = stack.client("secretsmanager")
     name = f"{stack.table_name}-slack"
     event = {"Records": [{"EventSource": "aws:sns", "Sns": _sns_message()}]}
-    monkeypatch.setenv("SLACK_WEBHOOK_SECRET", name)
-    factory.settings.cache_clear()
+    lambda_env(**_stack_variables(stack), SLACK_WEBHOOK_SECRET=name)
     app = _load_handler("slack_notifier")
     with SlackSink() as sink, RECORDER.capture() as calls:
         # Given a revoked webhook: the post fails and the in-progress record is deleted
@@ -167,12 +176,11 @@ def _sns_message() -> dict[str, Any]:
 
 @pytest.fixture
 def intake_calls(
-    stack: LocalStack, monkeypatch: pytest.MonkeyPatch, lambda_context: Any
+    stack: LocalStack, lambda_env: Callable[..., None], lambda_context: Any
 ) -> set[Call]:
     name = f"{stack.table_name}-intake"
     stack.client("secretsmanager").create_secret(Name=name, SecretString=WEBHOOK_TOKEN)
-    monkeypatch.setenv("INTAKE_TOKEN_SECRET", name)
-    factory.settings.cache_clear()
+    lambda_env(**_stack_variables(stack), INTAKE_TOKEN_SECRET=name)
     app = _load_handler("intake")
     with RECORDER.capture() as calls:
         response = app.handler(load_event("webhook.json"), lambda_context)

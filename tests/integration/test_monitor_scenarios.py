@@ -4,86 +4,45 @@ Each scenario asserts the alerts delivered, the API calls made and the state lef
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import pytest
 
 from job_alerts import factory
 from job_alerts.models import AlarmState, AlertStatus, HealthState
-from job_alerts.monitor import Monitor, RunSummary
-from job_alerts.service import build_monitor
-from local.clock import ManualClock
+from job_alerts.monitor import RunSummary
 from local.simulator import BrightDataSimulator
 from local.stack import LocalStack
-from tests.conftest import T0
+from tests.conftest import Configure
+from tests.integration.faults import BrokenPublisher
+from tests.support import (
+    COLLECTOR,
+    World,
+    bad_job,
+    collector_world,
+    delivered,
+    failed_job,
+    fast_monitor,
+    good_job,
+    kinds,
+    make_monitor,
+)
 
 pytestmark = pytest.mark.integration
 
-COLLECTOR = "c_amazon"
 # Collector thresholds a failed job cannot breach, so only the job-level rules speak.
 JOB_RULES_ONLY = {"MAX_FAILS": "100", "MIN_SUCCESS_RATE": "0", "MIN_LINES": "0"}
 
 
-def sim_clock(sim: BrightDataSimulator, start: datetime = T0) -> ManualClock:
-    """The clock the simulator shares with the monitor and the test, moved to `start`."""
-    sim.set_time(start)
-    assert isinstance(sim.clock, ManualClock)
-    return sim.clock
-
-
-def make_monitor(
-    clock: ManualClock, remaining_ms: Callable[[], int] | None = None, publisher: Any = None
-) -> Monitor:
-    return build_monitor(
-        factory.settings(), clock=clock, remaining_ms=remaining_ms, publisher=publisher
-    )
-
-
-def delivered(stack: LocalStack, queue: str = "all") -> list[dict[str, Any]]:
-    """What the topic delivered since the last call: each as subject, document, attributes."""
-    out = []
-    for envelope in stack.drain(queue):
-        out.append(
-            {
-                "subject": envelope["Subject"],
-                "doc": json.loads(envelope["Message"]),
-                "attributes": {
-                    k: v["Value"] for k, v in envelope.get("MessageAttributes", {}).items()
-                },
-            }
-        )
-    return out
-
-
-def kinds(message: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(e["kind"], e["rule"]) for e in message["doc"]["entries"]]
-
-
 @pytest.fixture
-def world(
-    monitor_env: Callable[..., None], simulator: BrightDataSimulator, stack: LocalStack
-) -> tuple[BrightDataSimulator, LocalStack, ManualClock]:
-    simulator.add_collector(COLLECTOR, "amazon-products")
-    return simulator, stack, sim_clock(simulator)
+def world(configure: Configure, simulator: BrightDataSimulator, stack: LocalStack) -> World:
+    return collector_world(simulator, stack)
 
 
-def good_job(sim: BrightDataSimulator, job_id: str) -> None:
-    sim.add_job(job_id, COLLECTOR, "done", inputs=100, success=100, fails=0, lines=100)
-
-
-def bad_job(sim: BrightDataSimulator, job_id: str, success: int = 40) -> None:
-    sim.add_job(
-        job_id, COLLECTOR, "done", inputs=100, success=success, fails=100 - success, lines=success
-    )
-
-
-def test_monitor_collector_alarm_once_then_silent_then_resolved(world, monitor_env) -> None:
+def test_monitor_collector_alarm_once_then_silent_then_resolved(world, configure) -> None:
     sim, stack, clock = world
-    monitor_env(MAX_FAILS="100")  # judge the success rate alone
+    configure(MAX_FAILS="100")  # judge the success rate alone
     # Given a healthy job, When the monitor runs, Then nothing is sent
     good_job(sim, "j_good1")
     make_monitor(clock).run()
@@ -118,9 +77,9 @@ def test_monitor_collector_alarm_once_then_silent_then_resolved(world, monitor_e
     assert messages[0]["attributes"]["state"] == "RESOLVED"
 
 
-def test_monitor_reminder_while_alarm_stays_open(world, monitor_env) -> None:
+def test_monitor_reminder_while_alarm_stays_open(world, configure) -> None:
     sim, stack, clock = world
-    monitor_env(MAX_FAILS="100", REPEAT_AFTER_MINUTES="60")
+    configure(MAX_FAILS="100", REPEAT_AFTER_MINUTES="60")
     bad_job(sim, "j_bad1")
     make_monitor(clock).run()
     assert [kinds(m) for m in delivered(stack)] == [[("ALARM", "success_rate_below_min")]]
@@ -139,9 +98,9 @@ def test_monitor_reminder_while_alarm_stays_open(world, monitor_env) -> None:
     assert delivered(stack) == []
 
 
-def test_monitor_m_of_n_needs_enough_breaches(world, monitor_env) -> None:
+def test_monitor_m_of_n_needs_enough_breaches(world, configure) -> None:
     sim, stack, clock = world
-    monitor_env(MAX_FAILS="100", ALARM_AFTER="2", ALARM_WINDOW="3")
+    configure(MAX_FAILS="100", ALARM_AFTER="2", ALARM_WINDOW="3")
     bad_job(sim, "j_bad1")
     make_monitor(clock).run()
     assert delivered(stack) == []  # 1 of 3: not yet
@@ -159,10 +118,10 @@ def test_monitor_m_of_n_needs_enough_breaches(world, monitor_env) -> None:
     assert sorted(messages[0]["doc"]["entries"][0]["job_ids"]) == ["j_bad1", "j_bad2"]
 
 
-def test_monitor_failed_job_alerted_once(world, monitor_env) -> None:
+def test_monitor_failed_job_alerted_once(world, configure) -> None:
     sim, stack, clock = world
-    monitor_env(**JOB_RULES_ONLY)
-    sim.add_job("j_fail1", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
+    configure(**JOB_RULES_ONLY)
+    failed_job(sim, "j_fail1")
     make_monitor(clock).run()
     messages = delivered(stack)
     assert [kinds(m) for m in messages] == [[("JOB", "job_failed")]]
@@ -177,9 +136,9 @@ def test_monitor_failed_job_alerted_once(world, monitor_env) -> None:
     assert delivered(stack) == []
 
 
-def test_monitor_every_job_mode_alerts_each_breaching_job_once(world, monitor_env) -> None:
+def test_monitor_every_job_mode_alerts_each_breaching_job_once(world, configure) -> None:
     sim, stack, clock = world
-    monitor_env(MAX_FAILS="100", ALERT_MODE="every_job")
+    configure(MAX_FAILS="100", ALERT_MODE="every_job")
     bad_job(sim, "j_bad1")
     make_monitor(clock).run()
     clock.advance(5)
@@ -195,7 +154,7 @@ def test_monitor_every_job_mode_alerts_each_breaching_job_once(world, monitor_en
     assert [m["doc"]["entries"][0]["job_ids"] for m in messages] == [["j_bad1"], ["j_bad2"]]
 
 
-def test_monitor_live_job_read_each_run_until_settled(world, monitor_env) -> None:
+def test_monitor_live_job_read_each_run_until_settled(world) -> None:
     sim, stack, clock = world
     sim.add_job("j_run1", COLLECTOR, "running", inputs=100, success=10, fails=0, lines=10)
     make_monitor(clock).run()
@@ -213,7 +172,7 @@ def test_monitor_live_job_read_each_run_until_settled(world, monitor_env) -> Non
     assert delivered(stack) == []
 
 
-def test_monitor_unchanged_run_writes_nothing(world, monitor_env) -> None:
+def test_monitor_unchanged_run_writes_nothing(world) -> None:
     sim, stack, clock = world
     sim.add_job("j_run1", COLLECTOR, "running", inputs=100, success=10, fails=0, lines=10)
     make_monitor(clock).run()
@@ -223,9 +182,9 @@ def test_monitor_unchanged_run_writes_nothing(world, monitor_env) -> None:
     assert summary.state_ops["writes"] == 0
 
 
-def test_monitor_token_rejected_one_degraded_alert_no_job_alerts(world, monitor_env) -> None:
+def test_monitor_token_rejected_one_degraded_alert_no_job_alerts(world) -> None:
     sim, stack, clock = world
-    sim.add_job("j_fail1", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
+    failed_job(sim, "j_fail1")
     sim.inject("*", "unauthorized", times=None)
     summary = make_monitor(clock).run()
     assert summary.health == HealthState.TOKEN_REJECTED.value
@@ -247,13 +206,13 @@ def test_monitor_token_rejected_one_degraded_alert_no_job_alerts(world, monitor_
     assert ("JOB", "job_failed") in sent
 
 
-def test_monitor_401_on_reads_keeps_jobs_live(world, monitor_env) -> None:
+def test_monitor_401_on_reads_keeps_jobs_live(world) -> None:
     sim, stack, clock = world
-    sim.add_job("j_fail1", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
+    failed_job(sim, "j_fail1")
     make_monitor(clock).run()  # discovered and alerted
     delivered(stack)
     clock.advance(5)
-    sim.add_job("j_fail2", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
+    failed_job(sim, "j_fail2")
     sim.inject("log", "unauthorized", times=None)
     make_monitor(clock).run()
     assert [kinds(m) for m in delivered(stack)] == [[("DEGRADED", "api_health")]]
@@ -261,43 +220,22 @@ def test_monitor_401_on_reads_keeps_jobs_live(world, monitor_env) -> None:
     assert live == ["j_fail2"]
 
 
-def test_monitor_api_unreachable_is_one_alert(world, monitor_env) -> None:
+def test_monitor_api_unreachable_is_one_alert(world) -> None:
     sim, stack, clock = world
     for n in range(4):
         sim.add_job(f"j_run{n}", COLLECTOR, "running", inputs=10, success=1, fails=0, lines=1)
     make_monitor(clock).run()
     sim.inject("log", "status", times=None, code=500)
-    monitor_env()
-    client = factory.bright_data_client(factory.settings())
-    client_fast = _fast_retries(client)
     clock.advance(5)
-    monitor = make_monitor(clock)
-    monitor.client = client_fast
-    summary = monitor.run()
+    summary = fast_monitor(clock).run()  # test-sized retries: every read gives up quickly
     assert summary.health == HealthState.API_UNREACHABLE.value
     assert [kinds(m) for m in delivered(stack)] == [[("DEGRADED", "api_health")]]
 
 
-def _fast_retries(client: Any) -> Any:
-    from job_alerts.brightdata import BrightDataClient
-
-    return BrightDataClient(
-        client.base_url if hasattr(client, "base_url") else factory.settings().api_url,
-        factory.settings().api_token or "",
-        max_attempts=2,
-        backoff_base=0.01,
-    )
-
-
-def test_monitor_publish_failure_delivered_next_run(world, monitor_env) -> None:
+def test_monitor_publish_failure_delivered_next_run(world, configure) -> None:
     sim, stack, clock = world
-    monitor_env(**JOB_RULES_ONLY)
-    sim.add_job("j_fail1", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
-
-    class BrokenPublisher:
-        def publish(self, doc: dict[str, Any]) -> str:
-            raise RuntimeError("SNS is down")
-
+    configure(**JOB_RULES_ONLY)
+    failed_job(sim, "j_fail1")
     summary = make_monitor(clock, publisher=BrokenPublisher()).run()
     assert summary.alerts_failed == 1
     assert delivered(stack) == []
@@ -316,25 +254,25 @@ def test_monitor_publish_failure_delivered_next_run(world, monitor_env) -> None:
     assert [r.status for r in history] == [AlertStatus.SENT]
 
 
-def test_monitor_publish_failure_via_real_sns_error(world, monitor_env, stack) -> None:
+def test_monitor_publish_failure_via_real_sns_error(world, configure, stack) -> None:
     sim, _, clock = world
-    monitor_env(**JOB_RULES_ONLY)
-    sim.add_job("j_fail1", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
+    configure(**JOB_RULES_ONLY)
+    failed_job(sim, "j_fail1")
     # A topic that does not exist: SNS itself answers with an error.
-    monitor_env(TOPIC_ARN=stack.topic_arn + "-missing")
+    configure(TOPIC_ARN=stack.topic_arn + "-missing")
     summary = make_monitor(clock).run()
     assert summary.alerts_failed == 1
-    monitor_env(TOPIC_ARN=stack.topic_arn)
+    configure(TOPIC_ARN=stack.topic_arn)
     clock.advance(5)
     make_monitor(clock).run()
     assert [kinds(m) for m in delivered(stack)] == [[("JOB", "job_failed")]]
 
 
-def test_monitor_overlapping_runs_never_duplicate(world, monitor_env) -> None:
+def test_monitor_overlapping_runs_never_duplicate(world, configure) -> None:
     sim, stack, clock = world
-    monitor_env(MAX_FAILS="100")
+    configure(MAX_FAILS="100")
     for n in range(6):
-        sim.add_job(f"j_fail{n}", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
+        failed_job(sim, f"j_fail{n}")
     bad_job(sim, "j_bad1")
     sim.latency = 0.02  # make the two runs' reads interleave
     summaries: list[RunSummary] = []
@@ -358,9 +296,9 @@ def test_monitor_overlapping_runs_never_duplicate(world, monitor_env) -> None:
     assert len(entries) == len(set(entries)) + 5  # only the six distinct job alerts repeat a kind
 
 
-def test_monitor_deadline_leaves_rest_for_next_run(world, monitor_env) -> None:
+def test_monitor_deadline_leaves_rest_for_next_run(world, configure) -> None:
     sim, stack, clock = world
-    monitor_env(MAX_CONCURRENCY="2")
+    configure(MAX_CONCURRENCY="2")
     for n in range(10):
         sim.add_job(f"j_run{n:02d}", COLLECTOR, "running", inputs=10, success=1, fails=0, lines=1)
     make_monitor(clock).run()  # all ten are now live
@@ -381,7 +319,7 @@ def test_monitor_deadline_leaves_rest_for_next_run(world, monitor_env) -> None:
 
     sim.reset_counts()
     clock.advance(5)
-    monitor_env(MAX_CONCURRENCY="1")  # one read at a time, so the served order is the read order
+    configure(MAX_CONCURRENCY="1")  # one read at a time, so the served order is the read order
     make_monitor(clock).run()
     second = [r.job_id for r in sim.requests if r.endpoint == "log"]
     # The next run starts with the jobs the cut-short run did not reach.
@@ -389,7 +327,7 @@ def test_monitor_deadline_leaves_rest_for_next_run(world, monitor_env) -> None:
     assert set(second[: len(unread)]) == unread
 
 
-def test_monitor_expired_job_is_forgotten(world, monitor_env) -> None:
+def test_monitor_expired_job_is_forgotten(world) -> None:
     sim, stack, clock = world
     sim.add_job("j_run1", COLLECTOR, "running", inputs=10, success=1, fails=0, lines=1)
     make_monitor(clock).run()
@@ -403,13 +341,13 @@ def test_monitor_expired_job_is_forgotten(world, monitor_env) -> None:
     assert sim.count("log") == 0
 
 
-def test_monitor_silenced_collector_records_suppressed(world, monitor_env) -> None:
+def test_monitor_silenced_collector_records_suppressed(world) -> None:
     from job_alerts.models import Silence
 
     sim, stack, clock = world
     store = factory.state_store(factory.settings())
     store.silence(Silence(COLLECTOR, clock.now + timedelta(hours=2), "maintenance"))
-    sim.add_job("j_fail1", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
+    failed_job(sim, "j_fail1")
     summary = make_monitor(clock).run()
     assert summary.alerts_suppressed == 1
     assert delivered(stack) == []
@@ -418,7 +356,7 @@ def test_monitor_silenced_collector_records_suppressed(world, monitor_env) -> No
     assert "maintenance" in (record.suppressed_reason or "")
 
 
-def test_monitor_quiet_run_lists_no_jobs(world, monitor_env) -> None:
+def test_monitor_quiet_run_lists_no_jobs(world) -> None:
     sim, stack, clock = world
     good_job(sim, "j_good1")
     make_monitor(clock).run()
@@ -438,7 +376,7 @@ def test_monitor_scheduled_event_through_handler(world, lambda_context) -> None:
     from tests.conftest import load_event
 
     sim, stack, clock = world
-    sim.add_job("j_fail1", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
+    failed_job(sim, "j_fail1")
     path = Path(__file__).resolve().parents[2] / "functions" / "monitor" / "app.py"
     spec = importlib.util.spec_from_file_location("monitor_app", path)
     assert spec and spec.loader
@@ -449,9 +387,9 @@ def test_monitor_scheduled_event_through_handler(world, lambda_context) -> None:
     assert any(("JOB", "job_failed") in kinds(m) for m in delivered(stack))
 
 
-def test_monitor_running_breaching_job_writes_nothing_when_unchanged(world, monitor_env) -> None:
+def test_monitor_running_breaching_job_writes_nothing_when_unchanged(world, configure) -> None:
     sim, stack, clock = world
-    monitor_env(MAX_FAILS="0")
+    configure(MAX_FAILS="0")
     # Given a running job already over MAX_FAILS (an ALARM is raised once)
     sim.add_job("j_run1", COLLECTOR, "running", inputs=100, success=10, fails=5, lines=10)
     make_monitor(clock).run()
@@ -464,9 +402,9 @@ def test_monitor_running_breaching_job_writes_nothing_when_unchanged(world, moni
     assert delivered(stack) == []
 
 
-def test_monitor_old_running_job_does_not_flap_the_alarm(world, monitor_env) -> None:
+def test_monitor_old_running_job_does_not_flap_the_alarm(world, configure) -> None:
     sim, stack, clock = world
-    monitor_env(MAX_FAILS="0")
+    configure(MAX_FAILS="0")
     # Given an older job still running and breaching, and a newer job that settles fine
     sim.add_job("j_old", COLLECTOR, "running", inputs=100, success=10, fails=5, lines=10)
     make_monitor(clock).run()
@@ -482,10 +420,10 @@ def test_monitor_old_running_job_does_not_flap_the_alarm(world, monitor_env) -> 
     assert delivered(stack) == []
 
 
-def test_monitor_dry_run_judges_new_jobs_without_recording(world, monitor_env) -> None:
+def test_monitor_dry_run_judges_new_jobs_without_recording(world, configure) -> None:
     sim, stack, clock = world
-    monitor_env(**JOB_RULES_ONLY)
-    sim.add_job("j_fail1", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
+    configure(**JOB_RULES_ONLY)
+    failed_job(sim, "j_fail1")
     summary = make_monitor(clock).run(dry_run=True)
     assert [e["rule"] for d in summary.alerts_planned for e in d["entries"]] == ["job_failed"]
     assert summary.state_ops["writes"] == 0
@@ -495,7 +433,7 @@ def test_monitor_dry_run_judges_new_jobs_without_recording(world, monitor_env) -
     assert [kinds(m) for m in delivered(stack)] == [[("JOB", "job_failed")]]
 
 
-def test_monitor_relisting_looks_up_only_recent_jobs(world, monitor_env) -> None:
+def test_monitor_relisting_looks_up_only_recent_jobs(world) -> None:
     sim, stack, clock = world
     # Given a collector with 30 jobs queued hours ago, all recorded by a first run
     for n in range(30):
@@ -537,13 +475,13 @@ def test_monitor_relisting_looks_up_only_recent_jobs(world, monitor_env) -> None
     assert len(looked_up) == 31
 
 
-def test_monitor_many_failed_jobs_split_into_transaction_sized_alerts(world, monitor_env) -> None:
+def test_monitor_many_failed_jobs_split_into_transaction_sized_alerts(world, configure) -> None:
     sim, stack, clock = world
-    monitor_env(**JOB_RULES_ONLY)
+    configure(**JOB_RULES_ONLY)
     # Given more failed jobs in one collector than one DynamoDB transaction can claim
     # (a first deployment looking back over two busy days)
     for n in range(120):
-        sim.add_job(f"j_fail{n:03d}", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
+        failed_job(sim, f"j_fail{n:03d}")
     # When the monitor runs
     summary = make_monitor(clock).run()
     # Then every job is alerted exactly once, over more than one message
@@ -558,7 +496,7 @@ def test_monitor_many_failed_jobs_split_into_transaction_sized_alerts(world, mon
     assert delivered(stack) == []
 
 
-def test_monitor_busy_collector_still_gets_full_passes(world, monitor_env) -> None:
+def test_monitor_busy_collector_still_gets_full_passes(world) -> None:
     sim, stack, clock = world
     good_job(sim, "j_first")
     make_monitor(clock).run()

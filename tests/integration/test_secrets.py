@@ -6,27 +6,28 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from job_alerts import factory
 from job_alerts.observability import logger as app_logger
 from job_alerts.slack import OncePerMessage, SlackClient, deliver_sns_event
 from local.simulator import BrightDataSimulator
 from local.slack_sink import SlackSink
 from local.stack import LocalStack
-from tests.integration.faults import (
-    BrokenPublisher,
+from tests.conftest import Configure
+from tests.integration.faults import BrokenPublisher
+from tests.support import (
     Ledger,
     as_text,
+    exception_texts,
+    failed_job,
     fast_client,
-    make_monitor,
+    fast_monitor,
     scan,
     sim_clock,
 )
-from tests.support import exception_texts
 
 pytestmark = pytest.mark.integration
 
@@ -43,13 +44,13 @@ def secret_sim() -> Iterator[BrightDataSimulator]:
 def test_secrets_never_leak_through_a_faulty_scenario(
     secret_sim: BrightDataSimulator,
     stack: LocalStack,
-    monitor_env: Callable[..., None],
+    configure: Configure,
     capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
     lambda_context: Any,
 ) -> None:
     sim = secret_sim
-    monitor_env(BRIGHTDATA_API_URL=sim.url, BRIGHTDATA_API_TOKEN=TOKEN, MAX_FAILS="100")
+    cfg = configure(BRIGHTDATA_API_URL=sim.url, BRIGHTDATA_API_TOKEN=TOKEN, MAX_FAILS="100")
     # Our logger at its most talkative; the JSON lines exactly as Lambda would write them.
     caplog.set_level(logging.DEBUG, logger=app_logger.name)
     json_lines = io.StringIO()
@@ -59,26 +60,25 @@ def test_secrets_never_leak_through_a_faulty_scenario(
     sim.add_collector(COLLECTOR, "secret-products")
     clock = sim_clock(sim)
     ledger = Ledger(stack)
-    cfg = factory.settings()
     raised: list[BaseException] = []
 
     def run(**kwargs: Any) -> None:
         try:
-            make_monitor(clock, ledger=ledger, **kwargs).run()
+            fast_monitor(clock, ledger=ledger, **kwargs).run()
         except Exception as exc:  # collected: its text is checked below
             raised.append(exc)
         clock.advance(5)
 
     with SlackSink() as sink:
         # Run 1: a failed job, SNS down (publish fails)
-        sim.add_job("j_fail1", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
+        failed_job(sim, "j_fail1", collector=COLLECTOR)
         run(publisher=BrokenPublisher())
         # Run 2: 401s everywhere, with the server echoing the token in its error text
         sim.inject("*", "status", times=None, code=401, body={"error": f"bad token {TOKEN}"})
         run()
         sim.clear_faults()
         # Run 3: 5xx echoing the token, then a 500 storm
-        sim.add_job("j_fail2", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
+        failed_job(sim, "j_fail2", collector=COLLECTOR)
         sim.inject("log", "status", times=None, code=500, body={"error": f"Bearer {TOKEN}"})
         run()
         sim.clear_faults()

@@ -4,38 +4,33 @@ run fails; no run is HEALTHY and silent about a job it could not judge."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from job_alerts import factory
 from job_alerts.models import HealthState
 from local.clock import ManualClock
 from local.simulator import BrightDataSimulator
 from local.stack import LocalStack
-from tests.integration.test_monitor_scenarios import (
+from tests.conftest import Configure
+from tests.support import (
     COLLECTOR,
+    World,
+    collector_world,
     delivered,
+    failed_job,
     good_job,
     kinds,
     make_monitor,
-    sim_clock,
 )
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def world(
-    monitor_env: Callable[..., None], simulator: BrightDataSimulator, stack: LocalStack
-) -> World:
-    simulator.add_collector(COLLECTOR, "amazon-products")
-    return simulator, stack, sim_clock(simulator)
-
-
-World = tuple[BrightDataSimulator, LocalStack, ManualClock]
+def world(configure: Configure, simulator: BrightDataSimulator, stack: LocalStack) -> World:
+    return collector_world(simulator, stack)
 
 
 def all_kinds(stack: LocalStack) -> list[tuple[str, str]]:
@@ -49,9 +44,9 @@ def run(clock: ManualClock, minutes: float = 5) -> Any:
 
 
 @pytest.mark.parametrize("rate", [40, "40", "40%"])
-def test_percent_success_rate_is_judged(world: World, monitor_env: Callable[..., None], rate: Any):
+def test_percent_success_rate_is_judged(world: World, configure: Configure, rate: Any):
     sim, stack, clock = world
-    monitor_env(MAX_FAILS="100")
+    configure(MAX_FAILS="100")
     # Given a done job whose log reports its success rate in percent
     sim.add_job("j_pct", COLLECTOR, "done", inputs=100, success=40, fails=60, lines=40)
     sim.inject("log", "wrong_type", times=None, job_id="j_pct", fields={"Success_rate": rate})
@@ -62,11 +57,11 @@ def test_percent_success_rate_is_judged(world: World, monitor_env: Callable[...,
 
 
 def test_failed_job_with_epoch_millisecond_times_is_reported(
-    world: World, monitor_env: Callable[..., None]
+    world: World, configure: Configure
 ) -> None:
     sim, stack, clock = world
-    monitor_env(MAX_FAILS="100", MIN_SUCCESS_RATE="0", MIN_LINES="0")
-    sim.add_job("j_ms", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
+    configure(MAX_FAILS="100", MIN_SUCCESS_RATE="0", MIN_LINES="0")
+    failed_job(sim, "j_ms")
     created = int((clock.now - timedelta(minutes=20)).timestamp() * 1000)
     finished = int((clock.now - timedelta(minutes=2)).timestamp() * 1000)
     sim.inject(
@@ -135,13 +130,11 @@ def test_one_unjudgeable_job_is_reported_once_after_three_reads_then_cleared(
     assert delivered(stack) == []
 
 
-def test_half_megabyte_unknown_field_never_breaks_a_run(
-    world: World, monitor_env: Callable[..., None]
-) -> None:
+def test_half_megabyte_unknown_field_never_breaks_a_run(world: World, configure: Configure) -> None:
     sim, stack, clock = world
-    monitor_env(MAX_FAILS="100", MIN_SUCCESS_RATE="0", MIN_LINES="0")
+    configure(MAX_FAILS="100", MIN_SUCCESS_RATE="0", MIN_LINES="0")
     # Given a failed job whose log carries an unknown 500 KB field
-    sim.add_job("j_big", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
+    failed_job(sim, "j_big")
     sim.inject("log", "wrong_type", times=None, job_id="j_big", fields={"debug": "x" * 500_000})
     # When the monitor runs twice, Then it alerts once and no run fails
     run(clock)
@@ -165,14 +158,13 @@ def test_oversized_body_is_unjudgeable_not_a_crash(world: World) -> None:
 
 
 def test_refused_collectors_list_still_judges_named_collectors(
-    world: World, monitor_env: Callable[..., None]
+    world: World, configure: Configure
 ) -> None:
     sim, stack, clock = world
     # Given an account whose collectors_list answers 403 while the token works
-    monitor_env(COLLECTORS=COLLECTOR, MAX_FAILS="100", MIN_SUCCESS_RATE="0", MIN_LINES="0")
-    factory.settings.cache_clear()
+    configure(COLLECTORS=COLLECTOR, MAX_FAILS="100", MIN_SUCCESS_RATE="0", MIN_LINES="0")
     sim.inject("collectors_list", "forbidden", times=None)
-    sim.add_job("j_f403", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
+    failed_job(sim, "j_f403")
     # When the monitor runs, Then the job is found and judged anyway
     summary = run(clock)
     assert summary.health == HealthState.ENDPOINT_REFUSED.value
@@ -185,10 +177,10 @@ def test_refused_collectors_list_still_judges_named_collectors(
 
 
 def test_job_listed_under_two_collectors_is_credited_to_its_log(
-    world: World, monitor_env: Callable[..., None]
+    world: World, configure: Configure
 ) -> None:
     sim, stack, clock = world
-    monitor_env(MAX_FAILS="100", MIN_SUCCESS_RATE="0", MIN_LINES="0")
+    configure(MAX_FAILS="100", MIN_SUCCESS_RATE="0", MIN_LINES="0")
     sim.add_collector("c_other", "other")
     sim.add_job("j_twice", "c_other", "failed", inputs=10, success=0, fails=10, lines=0)
     # The listing of COLLECTOR names it too, but its log says c_other

@@ -15,26 +15,11 @@ import pytest
 
 from job_alerts.slack import SlackClient, SlackDeliveryError
 from local.slack_sink import SlackSink
-from tests.support import exception_texts
+from tests.support import FakeTime, exception_texts
 
 pytestmark = pytest.mark.integration
 
 MESSAGE = {"text": "hello"}
-
-
-class FakeTime:
-    """The client's clock and sleep: sleeping moves the clock instead of waiting."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture

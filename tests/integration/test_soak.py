@@ -8,21 +8,25 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from job_alerts import factory
 from job_alerts.models import AlarmState, HealthState
+from job_alerts.monitor import RunSummary
+from local.clock import ManualClock
 from local.simulator import BrightDataSimulator
 from local.stack import LocalStack
-from tests.integration.faults import (
-    FlakyPublisher,
+from tests.conftest import Configure
+from tests.integration.faults import FlakyPublisher
+from tests.support import (
     Ledger,
     alternates,
     assert_consistent,
     fast_client,
-    make_monitor,
+    fast_monitor,
     sim_clock,
 )
 
@@ -48,16 +52,85 @@ FAULTS: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
+@dataclass
+class SoakJobs:
+    """The soak's jobs on the simulator, and how each running one will end."""
+
+    sim: BrightDataSimulator
+    clock: ManualClock
+    running: dict[str, str] = field(default_factory=dict)  # job id -> good | low | failed
+    failed: set[str] = field(default_factory=set)
+    started: int = 0
+
+    def start(self, outcome: str) -> None:
+        self.started += 1
+        job_id = f"j_soak{self.started:04d}"
+        self.sim.add_job(job_id, COLLECTOR, "running", inputs=100, success=10, fails=0, lines=10)
+        self.running[job_id] = outcome
+
+    def finish(self, job_id: str) -> None:
+        outcome = self.running.pop(job_id)
+        now = self.clock.now
+        if outcome == "failed":
+            self.sim.update_job(job_id, status="failed", success=0, fails=100, finished=now)
+            self.failed.add(job_id)
+        elif outcome == "low":
+            self.sim.update_job(job_id, status="done", success=50, fails=50, finished=now)
+        else:
+            self.sim.update_job(job_id, status="done", success=100, lines=100, finished=now)
+
+    def evolve(self, rng: random.Random, run: int) -> None:
+        """Some jobs finish, new ones start. Early runs lean bad, later runs recover."""
+        for job_id in [j for j in self.running if rng.random() < 0.5]:
+            self.finish(job_id)
+        bad_share = 0.5 if run < RUNS * 0.7 else 0.05
+        for _ in range(rng.randint(0, 2)):
+            roll = rng.random()
+            self.start("failed" if roll < bad_share / 2 else "low" if roll < bad_share else "good")
+
+
+def inject_random_faults(
+    sim: BrightDataSimulator, rng: random.Random, injected: Counter[str]
+) -> None:
+    """Replaces the simulator's faults with up to three drawn from FAULTS, counted in
+    `injected`."""
+    sim.clear_faults()
+    for endpoint, kind, params in rng.sample(FAULTS, k=rng.randint(0, 3)):
+        times = rng.randint(1, 3)
+        sim.inject(endpoint, kind, times=times, **params)
+        injected[f"{endpoint}:{kind}"] += times
+
+
+def runs_until_quiet(clock: ManualClock, run: Callable[[], RunSummary], ledger: Ledger) -> int:
+    """Runs until one publishes nothing, tracks no job and is healthy; the number of runs."""
+    for quiet_runs in range(1, 11):
+        clock.advance(5)
+        summary = run()
+        if (
+            not ledger.collect()
+            and summary.live_jobs == 0
+            and summary.health == HealthState.HEALTHY.value
+        ):
+            return quiet_runs
+    raise AssertionError("the monitor did not go quiet after the faults stopped")
+
+
+def assert_pairs_up(sequence: list[str], opening: str, closing: str) -> None:
+    """Kinds alternate, starting with `opening` and ending with `closing`, or none at all."""
+    assert alternates(sequence), sequence
+    assert not sequence or (sequence[0], sequence[-1]) == (opening, closing), sequence
+
+
 def test_soak_random_faults_every_alert_once(
     request: pytest.FixtureRequest,
-    monitor_env: Callable[..., None],
+    configure: Configure,
     simulator: BrightDataSimulator,
     stack: LocalStack,
 ) -> None:
     if "soak" not in (request.config.getoption("-m") or ""):
         pytest.skip("runs in make soak")
     rng = random.Random(SEED)
-    monitor_env(
+    cfg = configure(
         MIN_SUCCESS_RATE="0.8",
         MAX_FAILS="100000",
         MIN_LINES="0",
@@ -69,33 +142,13 @@ def test_soak_random_faults_every_alert_once(
     sim.add_collector(COLLECTOR, "soak-products")
     clock = sim_clock(sim)
     ledger = Ledger(stack)
-    cfg = factory.settings()
     publisher = FlakyPublisher(factory.publisher(cfg), lambda: rng.random() < 0.1)
     faults: Counter[str] = Counter()
-    running: dict[str, str] = {}  # job id -> how it will end: good | low | failed
-    failed: set[str] = set()
-    counter = 0
+    jobs = SoakJobs(sim, clock)
 
-    def new_job(outcome: str) -> None:
-        nonlocal counter
-        counter += 1
-        job_id = f"j_soak{counter:04d}"
-        sim.add_job(job_id, COLLECTOR, "running", inputs=100, success=10, fails=0, lines=10)
-        running[job_id] = outcome
-
-    def finish(job_id: str) -> None:
-        outcome = running.pop(job_id)
-        if outcome == "failed":
-            sim.update_job(job_id, status="failed", success=0, fails=100, finished=clock.now)
-            failed.add(job_id)
-        elif outcome == "low":
-            sim.update_job(job_id, status="done", success=50, fails=50, finished=clock.now)
-        else:
-            sim.update_job(job_id, status="done", success=100, lines=100, finished=clock.now)
-
-    def one_run(monitor_publisher: Any) -> Any:
+    def one_run(monitor_publisher: Any) -> RunSummary:
         client = fast_client(cfg.api_url, sleep=lambda _: None)
-        monitor = make_monitor(
+        monitor = fast_monitor(
             clock, client=client, publisher=monitor_publisher, ledger=ledger, remaining_ms=None
         )
         return monitor.run()
@@ -104,19 +157,8 @@ def test_soak_random_faults_every_alert_once(
     crashed = 0
     for run in range(RUNS):
         clock.advance(5)
-        # Jobs evolve: some finish, new ones start. Early runs lean bad, later runs recover.
-        for job_id in [j for j in running if rng.random() < 0.5]:
-            finish(job_id)
-        bad_share = 0.5 if run < RUNS * 0.7 else 0.05
-        for _ in range(rng.randint(0, 2)):
-            roll = rng.random()
-            new_job("failed" if roll < bad_share / 2 else "low" if roll < bad_share else "good")
-        # Faults on a fraction of requests.
-        sim.clear_faults()
-        for endpoint, kind, params in rng.sample(FAULTS, k=rng.randint(0, 3)):
-            times = rng.randint(1, 3)
-            sim.inject(endpoint, kind, times=times, **params)
-            faults[f"{endpoint}:{kind}"] += times
+        jobs.evolve(rng, run)
+        inject_random_faults(sim, rng, faults)  # on a fraction of requests
         try:
             one_run(publisher)
         except Exception:  # a run may fail; the next one must make up for it
@@ -125,35 +167,21 @@ def test_soak_random_faults_every_alert_once(
 
     # Then: no more faults; let every job finish, plus a good one to resolve any open alarm.
     sim.clear_faults()
-    while running:
-        finish(next(iter(running)))
+    while jobs.running:
+        jobs.finish(next(iter(jobs.running)))
     clock.advance(5)
-    new_job("good")
-    finish(next(iter(running)))
-    quiet_runs = 0
-    for _ in range(10):
-        clock.advance(5)
-        summary = one_run(factory.publisher(cfg))
-        quiet_runs += 1
-        if (
-            not ledger.collect()
-            and summary.live_jobs == 0
-            and summary.health == HealthState.HEALTHY.value
-        ):
-            break
-    else:
-        raise AssertionError("the monitor did not go quiet after the faults stopped")
+    jobs.start("good")
+    jobs.finish(next(iter(jobs.running)))
+    quiet_runs = runs_until_quiet(clock, lambda: one_run(factory.publisher(cfg)), ledger)
     elapsed = time.monotonic() - started
 
     # Every failed job alerted exactly once; nothing else alerted per job.
-    assert ledger.job_alerts() == {("job_failed", job_id): 1 for job_id in failed}
+    assert ledger.job_alerts() == {("job_failed", job_id): 1 for job_id in jobs.failed}
     # The collector alarm alternates ALARM/RESOLVED and ends resolved.
     sequence = ledger.kinds(RULE)
-    assert alternates(sequence), sequence
-    assert not sequence or (sequence[0], sequence[-1]) == ("ALARM", "RESOLVED"), sequence
+    assert_pairs_up(sequence, "ALARM", "RESOLVED")
     health = ledger.kinds("api_health")
-    assert alternates(health), health
-    assert not health or (health[0], health[-1]) == ("DEGRADED", "RECOVERED"), health
+    assert_pairs_up(health, "DEGRADED", "RECOVERED")
     assert max(ledger.alert_ids().values(), default=0) == 1
     ledger.verify_delivered()
     store = factory.state_store(cfg)
@@ -166,6 +194,7 @@ def test_soak_random_faults_every_alert_once(
         f"\nSOAK seed={SEED}: {RUNS} faulty runs + {quiet_runs} quiet runs in {elapsed:.1f} s; "
         f"runs failed {crashed}; faults injected {sum(faults.values())} "
         f"({dict(sorted(faults.items()))}); SNS failures {publisher.failures}; "
-        f"jobs {counter} ({len(failed)} failed); alerts delivered {len(ledger.messages)} "
-        f"(entries {dict(entries)}); {RULE} sequence {sequence}; api_health {health}"
+        f"jobs {jobs.started} ({len(jobs.failed)} failed); alerts delivered "
+        f"{len(ledger.messages)} (entries {dict(entries)}); {RULE} sequence {sequence}; "
+        f"api_health {health}"
     )

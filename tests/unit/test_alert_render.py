@@ -31,10 +31,10 @@ from job_alerts.alerts import (
 )
 from job_alerts.publish import sns_publish_request
 from job_alerts.rules import Rule, Severity
+from tests.support import ALERT_TIME, make_alert
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
-NOW = datetime(2025, 4, 28, 14, 0, 0, tzinfo=UTC)
 HOSTILE_NAME = "<!channel> & <https://x|y>"
 
 
@@ -68,20 +68,6 @@ TIMEOUTS = ErrorSummary(
 )
 
 
-def _alert(entries: list[AlertEntry], jobs: list[JobFacts], **changes: Any) -> Alert:
-    fields: dict[str, Any] = {
-        "alert_id": "20250428T140000-c_m9im5n7v82p2y35la-abc123def456-0",
-        "collector_id": "c_m9im5n7v82p2y35la",
-        "collector_name": "amazon-products",
-        "entries": tuple(entries),
-        "jobs": tuple(jobs),
-        "affected_jobs": len(jobs),
-        "created_at": NOW,
-    }
-    fields.update(changes)
-    return Alert(**fields)
-
-
 def _success_rate_alarm(job_ids: tuple[str, ...] = ("j_ma13y9ay1piehrso8r",)) -> AlertEntry:
     return AlertEntry(
         kind=AlertKind.ALARM,
@@ -91,7 +77,7 @@ def _success_rate_alarm(job_ids: tuple[str, ...] = ("j_ma13y9ay1piehrso8r",)) ->
         observed=0.42,
         limit=0.9,
         job_ids=job_ids,
-        since=NOW,
+        since=ALERT_TIME,
     )
 
 
@@ -117,11 +103,11 @@ def _cases() -> dict[str, Alert]:
         errors=ErrorSummary(kinds=(("proxy error", 100),), samples=()),
     )
     return {
-        "alarm_success_rate": _alert(
+        "alarm_success_rate": make_alert(
             [_success_rate_alarm()], [_job("j_ma13y9ay1piehrso8r", errors=TIMEOUTS)]
         ),
-        "job_failed": _alert([_job_failed("j_failed0000000000001")], [failed_job]),
-        "grouped": _alert(
+        "job_failed": make_alert([_job_failed("j_failed0000000000001")], [failed_job]),
+        "grouped": make_alert(
             [
                 AlertEntry(
                     kind=AlertKind.ALARM,
@@ -131,7 +117,7 @@ def _cases() -> dict[str, Alert]:
                     observed=58,
                     limit=0,
                     job_ids=("j_ma13y9ay1piehrso8r",),
-                    since=NOW,
+                    since=ALERT_TIME,
                 ),
                 _success_rate_alarm(),
                 _job_failed("j_failed0000000000001"),
@@ -139,7 +125,7 @@ def _cases() -> dict[str, Alert]:
             [_job("j_ma13y9ay1piehrso8r", errors=TIMEOUTS), failed_job],
             affected_jobs=2,
         ),
-        "resolved": _alert(
+        "resolved": make_alert(
             [
                 AlertEntry(
                     kind=AlertKind.RESOLVED,
@@ -147,14 +133,14 @@ def _cases() -> dict[str, Alert]:
                     severity=Severity.INFO,
                     message="success rate back within its limit (latest job j_good00000000000001)",
                     job_ids=("j_good00000000000001",),
-                    since=NOW - timedelta(hours=2, minutes=15),
+                    since=ALERT_TIME - timedelta(hours=2, minutes=15),
                     duration_s=8100.0,
                 )
             ],
             [],
             affected_jobs=0,
         ),
-        "reminder": _alert(
+        "reminder": make_alert(
             [
                 AlertEntry(
                     kind=AlertKind.REMINDER,
@@ -162,14 +148,14 @@ def _cases() -> dict[str, Alert]:
                     severity=Severity.WARNING,
                     message="success_rate_below_min still in alarm",
                     job_ids=("j_ma13y9ay1piehrso8r",),
-                    since=NOW - timedelta(hours=6),
+                    since=ALERT_TIME - timedelta(hours=6),
                     duration_s=21600.0,
                 )
             ],
             [],
             affected_jobs=1,
         ),
-        "degraded_token_rejected": _alert(
+        "degraded_token_rejected": make_alert(
             [
                 AlertEntry(
                     kind=AlertKind.DEGRADED,
@@ -178,7 +164,7 @@ def _cases() -> dict[str, Alert]:
                     message="Bright Data API token rejected (401/403): no job can be read",
                     observed="token_rejected",
                     limit="healthy",
-                    since=NOW,
+                    since=ALERT_TIME,
                 )
             ],
             [],
@@ -187,7 +173,7 @@ def _cases() -> dict[str, Alert]:
             affected_jobs=0,
             alert_id="20250428T140000-monitor-0123456789ab-0",
         ),
-        "test": _alert(
+        "test": make_alert(
             [
                 AlertEntry(
                     kind=AlertKind.TEST,
@@ -203,7 +189,7 @@ def _cases() -> dict[str, Alert]:
             test=True,
             alert_id="test-20250428T140000",
         ),
-        "hostile": _alert(
+        "hostile": make_alert(
             [
                 AlertEntry(
                     kind=AlertKind.ALARM,
@@ -213,7 +199,7 @@ def _cases() -> dict[str, Alert]:
                     observed=0.1,
                     limit=0.9,
                     job_ids=("j_hostile00000000001",),
-                    since=NOW,
+                    since=ALERT_TIME,
                 )
             ],
             [
@@ -414,7 +400,7 @@ def test_slack_stays_within_block_kit_limits_for_huge_alerts() -> None:
         for i in range(80)
     ]
     jobs = [_job(f"j_{i:018d}", errors=TIMEOUTS) for i in range(80)]
-    alert = _alert(many, jobs, collector_name="n" * 5000, affected_jobs=80)
+    alert = make_alert(many, jobs, collector_name="n" * 5000, affected_jobs=80)
     # When it is rendered for Slack
     payload = render_slack(to_document(alert))
     # Then Slack's limits hold and the cut is said
@@ -475,9 +461,9 @@ def test_slack_refuses_a_document_of_an_unknown_schema_version() -> None:
 
 def test_alert_needs_entries_and_an_aware_time() -> None:
     with pytest.raises(ValueError, match="entry"):
-        _alert([], [])
+        make_alert([], [])
     with pytest.raises(ValueError, match="timezone"):
-        _alert([_success_rate_alarm()], [], created_at=datetime(2025, 1, 1))
+        make_alert([_success_rate_alarm()], [], created_at=datetime(2025, 1, 1))
 
 
 def test_sns_publish_request_carries_document_email_and_attributes() -> None:
@@ -505,7 +491,7 @@ def test_sns_publish_request_drops_job_details_to_fit_the_size_limit() -> None:
         samples=tuple((f"https://example.com/{'p' * 190}{i}", "e" * 150) for i in range(3)),
     )
     jobs = [_job(f"j_{i:018d}", errors=errors) for i in range(400)]
-    doc = to_document(_alert([_success_rate_alarm()], jobs))
+    doc = to_document(make_alert([_success_rate_alarm()], jobs))
     # When the publish request is built
     request = sns_publish_request(doc, "arn:aws:sns:us-east-1:123456789012:alerts")
     # Then it fits, lists fewer jobs, and still says how many were affected
@@ -568,7 +554,7 @@ def _threshold_alert(rule: str, observed: float | int, limit: float | int) -> di
         limit=limit,
         job_ids=("j_measured0000000001",),
     )
-    return to_document(_alert([entry], []))
+    return to_document(make_alert([entry], []))
 
 
 @pytest.mark.parametrize(
@@ -610,7 +596,7 @@ def test_render_stuck_advice_is_check_or_cancel_for_any_kind(rule: str, state: s
     # Given a stuck-job entry, whichever kind of alert carries it
     for kind in (AlertKind.JOB, AlertKind.ALARM, AlertKind.REMINDER):
         entry = AlertEntry(kind=kind, rule=rule, severity=Severity.WARNING, message="stuck")
-        email = render_email(to_document(_alert([entry], [])))
+        email = render_email(to_document(make_alert([entry], [])))
         # Then the advice is the rule's own: check or cancel, raise its limit; never rerun
         assert f"What to do: The job is still {state}: check its progress" in email
         assert f"raise `max_{'queue' if state == 'queued' else 'run'}_minutes`" in email

@@ -19,23 +19,9 @@ from job_alerts.http import (
     retry_after_seconds,
     retry_policy,
 )
+from tests.support import FakeTime
 
 URL = "https://api.example.com/dca/log/j_x"
-
-
-class FakeTime:
-    """A clock that moves only when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 500.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @dataclass

@@ -26,16 +26,15 @@ from job_alerts.alerts import (
 )
 from job_alerts.rules import Rule, Severity
 from tests.slack_blocks import block_texts, validate_slack_payload
+from tests.support import ALERT_COLLECTOR, ALERT_TIME, make_alert
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
-NOW = datetime(2025, 4, 28, 14, 0, 0, tzinfo=UTC)
-COLLECTOR_ID = "c_m9im5n7v82p2y35la"
 
 
 def _job(job_id: str, errors: ErrorSummary | None = None) -> JobFacts:
     return JobFacts(
         job_id=job_id,
-        collector_id=COLLECTOR_ID,
+        collector_id=ALERT_COLLECTOR,
         status="done",
         settled=True,
         inputs=100,
@@ -63,22 +62,8 @@ def _alarm(
         observed=0.42,
         limit=0.9,
         job_ids=job_ids,
-        since=NOW,
+        since=ALERT_TIME,
     )
-
-
-def _alert(entries: list[AlertEntry], jobs: list[JobFacts], **changes: Any) -> Alert:
-    fields: dict[str, Any] = {
-        "alert_id": f"20250428T140000-{COLLECTOR_ID}-abc123def456-0",
-        "collector_id": COLLECTOR_ID,
-        "collector_name": "amazon-products",
-        "entries": tuple(entries),
-        "jobs": tuple(jobs),
-        "affected_jobs": len(jobs),
-        "created_at": NOW,
-    }
-    fields.update(changes)
-    return Alert(**fields)
 
 
 def _render(alert: Alert) -> tuple[str, dict[str, Any], str]:
@@ -99,7 +84,9 @@ def test_alert_says_why_a_job_failed_in_email_and_slack() -> None:
         kinds=(("navigation timeout after 30000 ms", 41), ("blocked by captcha", 12)),
         samples=(("https://www.amazon.com/dp/B0SAMPLE01", "navigation timeout after 30000 ms"),),
     )
-    alert = _alert([_alarm(("j_why0000000000000001",))], [_job("j_why0000000000000001", errors)])
+    alert = make_alert(
+        [_alarm(("j_why0000000000000001",))], [_job("j_why0000000000000001", errors)]
+    )
 
     # When the alert is rendered for email and for Slack
     email, _, slack_text = _render(alert)
@@ -127,7 +114,7 @@ def test_slack_payload_stays_within_slack_limits_for_huge_alerts() -> None:
     job_ids = tuple(f"j_long{n:016d}" for n in range(40))
     entries = [_alarm(job_ids, message="m" * 5000 + f" {n}") for n in range(30)]
     jobs = [_job(job_id, long_errors) for job_id in job_ids]
-    alert = _alert(entries, jobs, collector_name="n" * 1000, affected_jobs=400)
+    alert = make_alert(entries, jobs, collector_name="n" * 1000, affected_jobs=400)
 
     # When it is rendered for Slack
     _, slack, _ = _render(alert)
@@ -155,7 +142,7 @@ def _more_jobs(text: str) -> list[int]:
 def test_alert_states_how_many_affected_jobs_are_not_listed() -> None:
     # Given 3 listed jobs out of 12 affected in this run
     jobs = [_job(f"j_count{n:014d}") for n in range(3)]
-    alert = _alert([_alarm(tuple(j.job_id for j in jobs))], jobs, affected_jobs=12)
+    alert = make_alert([_alarm(tuple(j.job_id for j in jobs))], jobs, affected_jobs=12)
 
     # When it is rendered
     email, _, slack_text = _render(alert)
@@ -168,7 +155,7 @@ def test_alert_states_how_many_affected_jobs_are_not_listed() -> None:
 def test_slack_counts_listed_jobs_it_had_no_room_to_link() -> None:
     # Given 12 listed jobs out of 15 affected; Slack links at most 9 of them
     jobs = [_job(f"j_count{n:014d}") for n in range(12)]
-    alert = _alert([_alarm(tuple(j.job_id for j in jobs))], jobs, affected_jobs=15)
+    alert = make_alert([_alarm(tuple(j.job_id for j in jobs))], jobs, affected_jobs=15)
 
     # When it is rendered
     email, slack, slack_text = _render(alert)
@@ -185,7 +172,7 @@ def test_slack_counts_listed_jobs_it_had_no_room_to_link() -> None:
 def test_alert_without_unlisted_jobs_does_not_claim_more() -> None:
     # Given every affected job is listed
     jobs = [_job(f"j_count{n:014d}") for n in range(2)]
-    alert = _alert([_alarm(tuple(j.job_id for j in jobs))], jobs, affected_jobs=2)
+    alert = make_alert([_alarm(tuple(j.job_id for j in jobs))], jobs, affected_jobs=2)
 
     # When it is rendered, Then neither rendering mentions more jobs
     email, _, slack_text = _render(alert)
@@ -198,7 +185,7 @@ def test_alert_without_unlisted_jobs_does_not_claim_more() -> None:
 
 def test_collector_with_id_but_no_name_is_that_collectors_alert() -> None:
     # Given a collector Bright Data gave no name for
-    alert = _alert(
+    alert = make_alert(
         [_alarm(("j_noname00000000000001",))],
         [_job("j_noname00000000000001")],
         collector_name=None,
@@ -210,12 +197,12 @@ def test_collector_with_id_but_no_name_is_that_collectors_alert() -> None:
 
     # Then it is about that collector (its id shown, with a silence hint), not the monitor
     for text in (email, slack_text):
-        assert COLLECTOR_ID in text
+        assert ALERT_COLLECTOR in text
         assert "about the monitor itself" not in text
-    assert f"Collector:     - ({COLLECTOR_ID})" in email
-    assert f"job-alerts silence {COLLECTOR_ID}" in email
-    assert f"job-alerts silence {COLLECTOR_ID}" in slack_text
-    assert COLLECTOR_ID in subject
+    assert f"Collector:     - ({ALERT_COLLECTOR})" in email
+    assert f"job-alerts silence {ALERT_COLLECTOR}" in email
+    assert f"job-alerts silence {ALERT_COLLECTOR}" in slack_text
+    assert ALERT_COLLECTOR in subject
     assert "monitor" not in subject
 
 
