@@ -1,34 +1,22 @@
-"""Judge and decide stages, the monitor's pure core. `judge_jobs` turns read jobs into rule
-results; `decide_collector` and `decide_health` turn prior state + results + now into decisions:
-alert entries, each with the claim that makes it once-only, and alarm windows to save. Nothing
-here reads a clock, calls AWS or the API, or mutates what it is given."""
+"""Decide stage for one collector: prior alarm state + judged jobs + now -> decisions (alert
+entries, each with the claim that makes it once-only, and alarm windows to save). M-of-N alarms,
+reminders, resolve, job events, unreadable jobs, collector-wide alarms, rerun outcomes. Pure: it
+reads no clock, calls nothing, and copies the alarms it is given."""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from job_alerts.alerts import AlertEntry, AlertKind
-from job_alerts.brightdata import (
-    BadResponse,
-    BrightDataError,
-    Forbidden,
-    ResponseTooLarge,
-    Unauthorized,
-    is_unreachable,
-)
 from job_alerts.config import AlertMode, Settings
-from job_alerts.history import EMPTY_HISTORY, History, PastJob
-from job_alerts.joblog import JobLog, JobLogError
+from job_alerts.decide.judging import JudgedJob
+from job_alerts.joblog import JobLog
 from job_alerts.models import (
     AlarmClaim,
     AlarmState,
     Claim,
-    Health,
-    HealthClaim,
-    HealthState,
     JobRecord,
     JobRuleClaim,
     RuleAlarm,
@@ -43,109 +31,16 @@ from job_alerts.rules import (
     Scope,
     Severity,
     Verdict,
-    judge,
-    judge_collector,
     spec_for,
     spec_named,
 )
-from job_alerts.thresholds import Thresholds
 from job_alerts.timeutil import iso
 
-# When more than this share of a run's Bright Data calls fail (after retries), the API counts as
-# unreachable: one DEGRADED alert, and no verdicts from what little was read.
-UNREACHABLE_FAILURE_SHARE = 0.5
 ALERT_JOBS_SHOWN = 20
 # A job whose answers cannot be judged this many reads in a row is reported (once).
 UNREADABLE_AFTER = 3
 JOB_UNREADABLE = "job_unreadable"
 JOB_READABLE_AGAIN = "job_readable_again"
-
-
-# ---- judge ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class JudgedJob:
-    job: JobLog
-    record: JobRecord
-    results: tuple[RuleResult, ...]
-
-
-@dataclass
-class Judgement:
-    by_collector: dict[str, list[JudgedJob]] = field(default_factory=dict)
-    findings: dict[str, int] = field(default_factory=dict)
-    # Per collector: jobs judged and findings (for per-collector metrics).
-    collectors: dict[str, dict[str, int]] = field(default_factory=dict)
-    # Per collector whose baseline learned newly settled jobs this run: its extended history.
-    histories: dict[str, History] = field(default_factory=dict)
-
-
-def collector_of(job: JobLog, record: JobRecord) -> str:
-    """The collector a job is credited to: the one its log names, else the one it was listed
-    under (a job listed under two collectors keeps the first listing)."""
-    return job.collector_id or record.collector_id or "unknown"
-
-
-def _created(item: tuple[JobRecord, JobLog]) -> datetime:
-    record, job = item
-    return job.created or job.started or record.first_seen
-
-
-def judge_jobs(
-    read: Iterable[tuple[JobRecord, JobLog]],
-    thresholds_for: Callable[[str | None], Thresholds],
-    now: datetime,
-    histories: Mapping[str, History] | None = None,
-) -> Judgement:
-    """Judge every read job against its collector's thresholds and history. Jobs are judged
-    oldest first, and each newly settled job joins its collector's history before the next is
-    judged: on a first run, the jobs already in the lookback are the baseline."""
-    judgement = Judgement()
-    findings: Counter[str] = Counter()
-    known = dict(histories or {})
-    items = list(read)
-    results: dict[int, tuple[str, tuple[RuleResult, ...]]] = {}
-    for index in sorted(range(len(items)), key=lambda i: _created(items[i])):
-        record, job = items[index]
-        cid = collector_of(job, record)
-        # A rerun re-runs a few failed inputs: it is not compared with the collector's usual
-        # output, nor does it become part of it.
-        rerun = record.rerun_of is not None
-        history = EMPTY_HISTORY if rerun else known.get(cid, EMPTY_HISTORY)
-        results[index] = (cid, tuple(judge(job, thresholds_for(cid), now, history)))
-        if job.settled and not rerun and not history.knows(job.job_id):
-            known[cid] = judgement.histories[cid] = history.with_settled(
-                PastJob(job.job_id, job.lines)
-            )
-    grouped: dict[str, list[JudgedJob]] = defaultdict(list)
-    # Grouped in the order the jobs were read: that order is what alerts list them in.
-    for index, (record, job) in enumerate(items):
-        cid, judged = results[index]
-        stats = judgement.collectors.setdefault(cid, {"jobs_read": 0, "findings": 0})
-        stats["jobs_read"] += 1
-        for result in judged:
-            if result.verdict is Verdict.BREACH:
-                findings[result.rule.value] += 1
-                stats["findings"] += 1
-        grouped[cid].append(JudgedJob(job, record, judged))
-    judgement.by_collector = dict(grouped)
-    judgement.findings = dict(findings)
-    return judgement
-
-
-def judge_activity(
-    collectors: Iterable[str],
-    histories: Mapping[str, History],
-    thresholds_for: Callable[[str | None], Thresholds],
-    now: datetime,
-) -> dict[str, tuple[RuleResult, ...]]:
-    """The collector-wide rules (a collector that stopped starting jobs) for each collector the
-    API listed this run, judged from its history alone: no API call."""
-    return {
-        cid: tuple(judge_collector(histories.get(cid, EMPTY_HISTORY), thresholds_for(cid), now))
-        for cid in collectors
-    }
 
 
 # ---- decisions -----------------------------------------------------------------------------
@@ -565,140 +460,3 @@ def _resolved_message(rule: Rule, ok_jobs: Sequence[str], window: int) -> str:
         return f"{what} back within its limit: fewer breaches than needed in the last {window} jobs"
     latest = f" (latest job {ok_jobs[-1]})" if ok_jobs else ""
     return f"{what} back within its limit{latest}"
-
-
-# ---- monitor health ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HealthAssessment:
-    state: HealthState
-    detail: str  # which calls failed and how, for the DEGRADED alert
-
-
-def unjudgeable_reason(error: object) -> str | None:
-    """Why an answer could not be judged (a fixed vocabulary, for metrics), or None when the
-    error is not about the answer's content."""
-    if isinstance(error, BadResponse):
-        return str(error.reason)
-    if isinstance(error, ResponseTooLarge):
-        return "too_large"
-    if isinstance(error, JobLogError):
-        return "unjudgeable_log"
-    return None
-
-
-def is_failed_call(error: object) -> bool:
-    """A call that tells nothing about the job: the API unreachable, rate limited, or answering
-    something that cannot be judged."""
-    return is_unreachable(error) or unjudgeable_reason(error) is not None
-
-
-def assess_health(
-    *,
-    token_rejected: bool,
-    listing_failures: int,
-    listing_attempts: int,
-    read_errors: Sequence[BrightDataError | JobLogError],
-    reads: int,
-    refused: Sequence[BrightDataError] = (),
-) -> HealthAssessment:
-    """Monitor health from this run's calls: TOKEN_REJECTED on any 401; API_UNREACHABLE when
-    more than half of the listings and reads failed or answered what cannot be judged;
-    ENDPOINT_REFUSED when an endpoint answered 403 (jobs are still judged); else HEALTHY."""
-    kinds = Counter(type(e).__name__ for e in read_errors)
-    detail = ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items()))
-    if token_rejected or any(isinstance(e, Unauthorized) for e in read_errors):
-        return HealthAssessment(HealthState.TOKEN_REJECTED, detail)
-    failed_reads = sum(1 for e in read_errors if is_failed_call(e))
-    failures = listing_failures + failed_reads
-    attempts = listing_attempts + reads
-    if attempts and failures / attempts > UNREACHABLE_FAILURE_SHARE:
-        counts = (
-            f"{listing_failures} of {listing_attempts} listings and {failed_reads} of {reads} "
-            "job reads failed"
-        )
-        failed = [e for e in [*refused, *read_errors] if is_failed_call(e)]
-        # The error itself, not only its kind: with no read tried, it is all there is to say.
-        last = f"; last error: {str(failed[-1])[:200]}" if failed else ""
-        return HealthAssessment(HealthState.API_UNREACHABLE, f"{counts}{last}")
-    forbidden = [e for e in [*refused, *read_errors] if isinstance(e, Forbidden)]
-    if forbidden:
-        return HealthAssessment(HealthState.ENDPOINT_REFUSED, _refused_detail(forbidden))
-    return HealthAssessment(HealthState.HEALTHY, detail)
-
-
-def _refused_detail(refused: Sequence[BrightDataError]) -> str:
-    """Which endpoints answered 403, each once, with what Bright Data said."""
-    seen: dict[str, str] = {}
-    for error in refused:
-        where = f"GET {error.endpoint.value}" if error.endpoint else "an endpoint"
-        seen.setdefault(where, f"{where} answered {error.status or 403}: {error}"[:200])
-    return "; ".join(seen.values())
-
-
-_DEGRADED_MESSAGES = {
-    HealthState.TOKEN_REJECTED: "Bright Data API token rejected (401): no job can be read",
-    HealthState.API_UNREACHABLE: (
-        "Bright Data API unreachable: most calls this run failed or answered what cannot be judged"
-    ),
-    HealthState.ENDPOINT_REFUSED: (
-        "Bright Data refused an endpoint for this account (403); jobs that can be read are "
-        "still judged. Set Collectors to list named collectors without collectors_list"
-    ),
-}
-
-
-def decide_health(prior: Health, assessment: HealthAssessment, now: datetime) -> Decision | None:
-    """A DEGRADED or RECOVERED message when health changed; None when it did not."""
-    new = assessment.state
-    if new is prior.state:
-        return None
-    if new is HealthState.HEALTHY:
-        entry = AlertEntry(
-            kind=AlertKind.RECOVERED,
-            rule="api_health",
-            severity=Severity.CRITICAL,  # as severe as the DEGRADED alert it ends
-            message="Bright Data API reachable and token accepted again",
-            observed=new.value,
-            limit=None,
-            since=prior.since,
-            duration_s=(now - prior.since).total_seconds() if prior.since else None,
-        )
-    else:
-        message = _DEGRADED_MESSAGES[new]
-        detail = assessment.detail
-        entry = AlertEntry(
-            kind=AlertKind.DEGRADED,
-            rule="api_health",
-            severity=Severity.CRITICAL,
-            message=f"{message} ({detail})" if detail else message,
-            observed=new.value,
-            limit=HealthState.HEALTHY.value,
-            since=now,
-        )
-    updated = Health(
-        state=new,
-        since=now,
-        version=prior.version + 1,
-        live_cursor=prior.live_cursor,
-        detail=entry.message,
-    )
-    decision = Decision(collector_id=None)
-    decision.add(entry, HealthClaim(updated, prior.version))
-    return decision
-
-
-__all__ = [
-    "ALERT_JOBS_SHOWN",
-    "Decision",
-    "HealthAssessment",
-    "JudgedJob",
-    "Judgement",
-    "assess_health",
-    "collector_of",
-    "decide_collector",
-    "decide_health",
-    "is_failed_call",
-    "judge_jobs",
-]
