@@ -30,8 +30,9 @@ class BrightDataSimulator(JobStore):
     """Fake DCA API. Thread-safe; use as a context manager or start()/stop().
 
     Jobs are stored per collector and moved with the JobStore controls (add_job, update_job,
-    advance, tick …). Faults are injected per endpoint name (see ENDPOINTS, or "*") and
-    optionally per job id; every request served is counted (count, requests).
+    advance, tick …); a rerun request adds a job, found with `reruns_of`. Faults are injected
+    per endpoint name (see ENDPOINTS, or "*") and optionally per job id, the rerun endpoint
+    included; every request served is counted (count, requests).
     """
 
     def __init__(

@@ -49,6 +49,7 @@ class Job:
     trigger: str | None = "someone@example.com"
     key_case: str = "upper"
     expired: bool = False
+    rerun_of: str | None = None  # the job this one re-runs (POST /dca/jobs/{id}/rerun)
     errors: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -140,9 +141,9 @@ class JobStore:
     ) -> None:
         """Add a job (its collector is created if unknown). `fields` are job fields (inputs,
         success, fails, lines, pages, pages_left, dup_inputs, navigations, failed_pages,
-        success_rate, template, trigger, expired); anything else is sent as an extra key.
-        Missing times default from the clock: created = now, started = created once the job
-        has left the queue, finished = now for terminal statuses."""
+        success_rate, template, trigger, expired, rerun_of); anything else is sent as an extra
+        key. Missing times default from the clock: created = now, started = created once the
+        job has left the queue, finished = now for terminal statuses."""
         if key_case not in ("upper", "lower"):
             raise ValueError("key_case must be 'upper' or 'lower'")
         with self._lock:
@@ -210,15 +211,31 @@ class JobStore:
             return str(status)
 
     def rerun(self, job_id: str, *, failed_only: bool) -> str:
-        """What POST /dca/jobs/{id}/rerun does: a new queued job in the same collector, of the
-        job's failed inputs (`failed_only`) or all of them. Returns its id; KeyError for a job
-        that does not exist (any more)."""
+        """What POST /dca/jobs/{id}/rerun does: a new queued job in the same collector whose
+        inputs are the job's failed inputs (`failed_only`) or all of them, with `rerun_of` set.
+        Returns its id; KeyError for a job that does not exist (any more).
+
+        The new job is an ordinary job: find it with `reruns_of`, then decide how it turns out
+        and when with the usual controls (`advance(new_id)` to start it, `tick`, then
+        `advance(new_id, fails=n)` to settle it with n of its inputs failed)."""
         with self._lock:
             job = self._jobs[job_id]
             new_id = "j_" + secrets.token_hex(9)
-            inputs = job.fails if failed_only else job.inputs
-            self.add_job(new_id, job.collector_id, "queued", inputs=inputs, key_case=job.key_case)
+            self.add_job(
+                new_id,
+                job.collector_id,
+                "queued",
+                inputs=job.fails if failed_only else job.inputs,
+                template=job.template,
+                key_case=job.key_case,
+                rerun_of=job.id,
+            )
             return new_id
+
+    def reruns_of(self, job_id: str) -> list[str]:
+        """The ids of the jobs started by rerunning `job_id`, in the order they were started."""
+        with self._lock:
+            return [job.id for job in self._jobs.values() if job.rerun_of == job_id]
 
     def job_ids(self, collector_id: str | None = None) -> list[str]:
         with self._lock:

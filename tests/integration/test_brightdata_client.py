@@ -25,6 +25,7 @@ from job_alerts.brightdata import (
     InvalidId,
     NotFound,
     RateLimited,
+    RerunStarted,
     ResponseTooLarge,
     Transient,
     Unauthorized,
@@ -194,13 +195,41 @@ def test_client_rerun_asks_for_failed_inputs_only(
     bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
 ) -> None:
     # When the 2 failed inputs of j_done are re-run
-    answer = make_client().rerun("j_done")
-    # Then a new queued job with 2 inputs exists
-    new_id = answer["collection_id"]
-    assert new_id.startswith("j_")
-    assert "start_eta" in answer
-    assert make_client().get_log(new_id)["Inputs"] == 2
+    started = make_client().rerun("j_done")
+    # Then a new queued job with 2 inputs exists, the rerun of j_done, after exactly one request
+    assert isinstance(started, RerunStarted)
+    assert started.job_id.startswith("j_")
+    assert started.start_eta == "2025-04-28T18:00:30.000Z"
+    assert bd_sim.reruns_of("j_done") == [started.job_id]
+    assert make_client().get_log(started.job_id)["Inputs"] == 2
     assert bd_sim.count("rerun", method="POST") == 1
+
+
+def test_client_rerun_of_every_input_sends_no_body(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
+) -> None:
+    # When all 10 inputs of j_done are re-run
+    started = make_client().rerun("j_done", failed_only=False)
+    # Then the new job has all 10
+    assert make_client().get_log(started.job_id)["Inputs"] == 10
+    assert bd_sim.count("rerun", job_id="j_done") == 1
+
+
+def test_client_rerun_job_turns_out_as_the_test_says(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
+) -> None:
+    # Given a rerun of the 2 failed inputs of j_done
+    client = make_client()
+    new_id = client.rerun("j_done").job_id
+    # When it starts a minute later and settles 4 minutes after that with 1 input failed
+    bd_sim.tick(60)
+    bd_sim.advance(new_id)
+    bd_sim.tick(240)
+    bd_sim.advance(new_id, fails=1)
+    # Then its log says so
+    log = client.get_log(new_id)
+    assert (log["Status"], log["Inputs"], log["Success"], log["Fails"]) == ("done", 2, 1, 1)
+    assert log["Job_time"] == 240_000
 
 
 def test_client_token_callable_is_resolved_once_and_lazily(
@@ -412,6 +441,38 @@ def test_client_rerun_is_not_retried_once_sent(
     assert len(bd_sim.job_ids("c_shop")) <= 2
 
 
+def test_client_rerun_429_raises_rate_limited_without_waiting(
+    bd_sim: BrightDataSimulator,
+    make_client: Callable[..., BrightDataClient],
+    sleeps: RecordingSleep,
+) -> None:
+    # Given a rerun refused as rate limited, with a Retry-After that would fit the budget
+    bd_sim.inject("rerun", "rate_limit", retry_after=1)
+    # When re-run / Then RateLimited at once, after one request: the caller may try later
+    with pytest.raises(RateLimited) as caught:
+        make_client().rerun("j_done")
+    assert caught.value.retry_after == 1
+    assert (caught.value.endpoint, caught.value.job_id) == (Endpoint.RERUN, "j_done")
+    assert sleeps.calls == []
+    assert bd_sim.count("rerun") == 1
+    assert bd_sim.reruns_of("j_done") == []
+
+
+def test_client_rerun_is_retried_when_the_connection_could_not_be_opened(
+    make_client: Callable[..., BrightDataClient], sleeps: RecordingSleep
+) -> None:
+    # Given a port nobody listens on: nothing can have been sent
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = make_client(base_url=f"http://127.0.0.1:{port}", max_attempts=3)
+    # When re-run / Then it was tried again, like any call, before giving up
+    with pytest.raises(Transient, match="connection failed"):
+        client.rerun("j_done")
+    assert client.stats.snapshot()["retries"] == {Endpoint.RERUN.value: 2}
+    assert len(sleeps.calls) == 2
+
+
 # -- errors that are never retried --------------------------------------------------------
 
 
@@ -543,6 +604,89 @@ def test_client_token_that_cannot_be_sent_names_the_endpoint(
         make_client(token="").list_collectors()
     assert caught.value.endpoint is Endpoint.COLLECTORS_LIST
     assert caught.value.status is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "error_type", "status"),
+    [
+        ("unauthorized", {}, Unauthorized, 401),
+        ("forbidden", {}, Forbidden, 403),
+        ("not_found", {}, NotFound, 404),
+        ("status", {"code": 500}, Transient, 500),
+        ("malformed", {}, BadResponse, 200),
+        ("html", {}, BadResponse, 200),
+    ],
+)
+def test_client_rerun_errors_are_typed_like_reads_and_never_retried(
+    bd_sim: BrightDataSimulator,
+    make_client: Callable[..., BrightDataClient],
+    kind: str,
+    params: dict[str, Any],
+    error_type: type[BrightDataError],
+    status: int,
+) -> None:
+    # Given the rerun endpoint failing one way, every time
+    bd_sim.inject("rerun", kind, times=None, **params)
+    client = make_client()
+    # When re-run / Then the same typed error a read gets, after exactly one request
+    with pytest.raises(error_type) as caught:
+        client.rerun("j_done")
+    assert type(caught.value) is error_type
+    assert (caught.value.status, caught.value.endpoint) == (status, Endpoint.RERUN)
+    assert caught.value.job_id == "j_done"
+    assert bd_sim.count("rerun") == 1
+    assert client.stats.snapshot()["errors"] == {error_type.kind: 1}
+
+
+def test_client_rerun_of_an_unknown_job_raises_not_found(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
+) -> None:
+    with pytest.raises(NotFound, match="not found") as caught:
+        make_client().rerun("j_nobody")
+    assert (caught.value.status, caught.value.job_id) == (404, "j_nobody")
+    assert bd_sim.count("rerun") == 1
+    assert bd_sim.job_ids() == ["j_done"]
+
+
+@pytest.mark.parametrize(
+    "new_id",
+    [
+        "../../dca/collectors_list",
+        "j_abc?collector=c_x",
+        "j_abc\r\nX-Injected: 1",
+        "c_m9im5n7v82p2y35la",
+        "j_" + "a" * 10_000,
+        "",
+        None,
+        7,
+        ["j_abc"],
+    ],
+)
+def test_client_rerun_answer_with_a_hostile_new_id_raises_bad_response(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient], new_id: Any
+) -> None:
+    # Given a rerun answered with something that is not a job id as the new job's id
+    bd_sim.inject("rerun", "wrong_type", fields={"collection_id": new_id})
+    # When re-run
+    with pytest.raises(BadResponse) as caught:
+        make_client().rerun("j_done")
+    # Then BadResponse quoting it short, escaped and on one line; the POST was sent once
+    error = caught.value
+    assert (error.reason, error.status, error.endpoint) == (SHAPE, 200, Endpoint.RERUN)
+    assert "'collection_id' is not a job id" in str(error)
+    assert error.sample.startswith('"collection_id": ')
+    assert len(error.sample) <= 120
+    assert error.sample.isprintable()
+    assert bd_sim.count("rerun") == 1
+
+
+def test_client_rerun_answer_without_start_eta_still_names_the_new_job(
+    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient]
+) -> None:
+    # Given a rerun answered without a usable start_eta: the job started all the same
+    bd_sim.inject("rerun", "wrong_type", body={"collection_id": "j_new1", "start_eta": 30})
+    # When re-run / Then the new job is known, its start_eta is not
+    assert make_client().rerun("j_done") == RerunStarted("j_new1", None)
 
 
 # -- size cap and deadline of the body ----------------------------------------------------
@@ -781,44 +925,59 @@ def test_client_wrong_field_types_pass_through_to_the_parser(
 # -- secrets and hostile input ------------------------------------------------------------
 
 
-def _fail_in_every_way(bd_sim: BrightDataSimulator) -> list[tuple[str, Callable[[], None]]]:
-    def injected(endpoint: str, kind: str, **params: Any) -> Callable[[], None]:
+def _fail_in_every_way(bd_sim: BrightDataSimulator, endpoint: str) -> dict[str, Callable[[], None]]:
+    def injected(kind: str, **params: Any) -> Callable[[], None]:
         return lambda: bd_sim.inject(endpoint, kind, times=None, **params)
 
     def echo_token() -> None:
         body = {"error": f"token Bearer {TOKEN} is not valid for {TOKEN[:5]}"}
-        bd_sim.inject("log", "status", code=400, body=body, times=None)
+        bd_sim.inject(endpoint, "status", code=400, body=body, times=None)
 
-    return [
-        ("401", injected("log", "unauthorized")),
-        ("404", injected("log", "not_found")),
-        ("429", injected("log", "rate_limit", retry_after=1)),
-        ("429-long", injected("log", "rate_limit", retry_after=3600)),
-        ("503", injected("log", "status", code=503)),
-        ("500-echo", injected("log", "status", code=500, body={"error": f"bad {TOKEN}"})),
-        ("400-echo", echo_token),
-        ("malformed", injected("log", "malformed", body=f"oops {TOKEN}")),
-        ("wrong-type", injected("log", "wrong_type", body=[TOKEN])),
-        ("reset", injected("log", "reset")),
-        ("stall", injected("log", "stall", seconds=2)),
-        ("refused", bd_sim.stop),
-        ("403-echo", injected("log", "forbidden", body=f"not allowed for {TOKEN}")),
-        ("html-echo", injected("log", "html", body=f"<html>key {TOKEN}</html>")),
-        ("too-large", injected("log", "huge", size=2_000_000)),
-    ]
+    return {
+        "401": injected("unauthorized"),
+        "404": injected("not_found"),
+        "429": injected("rate_limit", retry_after=1),
+        "429-long": injected("rate_limit", retry_after=3600),
+        "503": injected("status", code=503),
+        "500-echo": injected("status", code=500, body={"error": f"bad {TOKEN}"}),
+        "400-echo": echo_token,
+        "malformed": injected("malformed", body=f"oops {TOKEN}"),
+        "wrong-type": injected("wrong_type", body=[TOKEN]),
+        "reset": injected("reset"),
+        "stall": injected("stall", seconds=2),
+        "refused": bd_sim.stop,
+        "403-echo": injected("forbidden", body=f"not allowed for {TOKEN}"),
+        "html-echo": injected("html", body=f"<html>key {TOKEN}</html>"),
+        "too-large": injected("huge", size=2_000_000),
+        "trickle": injected("trickle", seconds=1.0),
+        "echoed-new-id": injected("wrong_type", fields={"collection_id": f"../{TOKEN}"}),
+    }
 
 
-@pytest.mark.parametrize("case", range(15))
+FAILURES = [
+    "401", "404", "429", "429-long", "503", "500-echo", "400-echo", "malformed", "wrong-type",
+    "reset", "stall", "refused", "403-echo", "html-echo", "too-large", "trickle",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "name"),
+    [("log", name) for name in FAILURES]
+    + [("rerun", name) for name in [*FAILURES, "echoed-new-id"]],
+)
 def test_client_errors_never_contain_the_token(
-    bd_sim: BrightDataSimulator, make_client: Callable[..., BrightDataClient], case: int
+    bd_sim: BrightDataSimulator,
+    make_client: Callable[..., BrightDataClient],
+    endpoint: str,
+    name: str,
 ) -> None:
-    # Given a request failing in one of many ways (some servers even echo the token back)
-    name, arrange = _fail_in_every_way(bd_sim)[case]
+    # Given a read or a rerun failing in one of many ways (some servers even echo the token)
+    arrange = _fail_in_every_way(bd_sim, endpoint)[name]
     client = make_client(read_timeout=0.3, max_attempts=2)
     arrange()
     # When it fails
     with pytest.raises(BrightDataError) as caught:
-        client.get_log("j_done")
+        _calls(client)[endpoint]()
     # Then no text of the exception, nor of anything chained to it, holds the token
     for text in exception_texts(caught.value):
         assert TOKEN not in text, f"{name}: token leaked in {text!r}"

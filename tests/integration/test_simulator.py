@@ -202,6 +202,117 @@ def test_simulator_rerun_creates_a_queued_job_of_the_failed_inputs(
     assert (log["Status"], log["Inputs"], log["Collector"]) == ("queued", 3, "c_a")
 
 
+@pytest.mark.parametrize(
+    ("body", "inputs"),
+    [({"failed_only": 1}, 3), ({"failed_only": 0}, 10), ({}, 10), (None, 10)],
+    ids=["failed-only", "failed-only-0", "empty-object", "no-body"],
+)
+def test_simulator_rerun_takes_failed_or_all_inputs_and_records_what_it_reruns(
+    bd_sim: BrightDataSimulator, http: urllib3.PoolManager, body: Any, inputs: int
+) -> None:
+    # Given a job of c_a that failed 3 of its 10 inputs
+    bd_sim.add_job("j_x", "c_a", "done", inputs=10, success=7, fails=3, template="t_1")
+    # When it is re-run
+    status, payload, _ = call(http, bd_sim, "/dca/jobs/j_x/rerun", method="POST", body=body)
+    # Then one new job of the same collector, the rerun of j_x, with the inputs asked for
+    assert status == 200
+    new_id = payload["collection_id"]
+    assert payload["start_eta"] == "2025-04-28T12:00:30.000Z"
+    assert bd_sim.reruns_of("j_x") == [new_id]
+    assert bd_sim.job_ids("c_a") == ["j_x", new_id]
+    _, log, _ = call(http, bd_sim, f"/dca/log/{new_id}")
+    assert (log["Inputs"], log["Template"]) == (inputs, "t_1")
+    assert bd_sim.count("rerun") == 1
+    assert bd_sim.count("rerun", job_id="j_x", method="POST") == 1
+
+
+def test_simulator_rerun_job_settles_as_the_test_advances_it(
+    bd_sim: BrightDataSimulator, http: urllib3.PoolManager
+) -> None:
+    # Given the rerun of the 4 failed inputs of j_x
+    bd_sim.add_job("j_x", "c_a", "done", inputs=10, success=6, fails=4)
+    _, payload, _ = call(
+        http, bd_sim, "/dca/jobs/j_x/rerun", method="POST", body={"failed_only": 1}
+    )
+    new_id = payload["collection_id"]
+    # When it starts after 30 s and settles 2 minutes later with 3 of its 4 inputs recovered
+    bd_sim.tick(30)
+    assert bd_sim.advance(new_id) == "running"
+    bd_sim.tick(120)
+    assert bd_sim.advance(new_id, fails=1) == "done"
+    # Then its log tells that outcome, and the original job is unchanged
+    _, log, _ = call(http, bd_sim, f"/dca/log/{new_id}")
+    assert (log["Status"], log["Success"], log["Fails"], log["Job_time"]) == ("done", 3, 1, 120_000)
+    _, original, _ = call(http, bd_sim, "/dca/log/j_x")
+    assert (original["Success"], original["Fails"]) == (6, 4)
+
+
+@pytest.mark.parametrize(
+    ("how", "error"), [("unknown", "Job not found"), ("removed", "Job expired")]
+)
+def test_simulator_rerun_of_a_missing_job_answers_404_and_starts_nothing(
+    bd_sim: BrightDataSimulator, http: urllib3.PoolManager, how: str, error: str
+) -> None:
+    bd_sim.add_job("j_x", "c_a", "done", inputs=10, fails=3)
+    if how == "removed":
+        bd_sim.remove_job("j_x")
+    job_id = "j_x" if how == "removed" else "j_nobody"
+    status, payload, _ = call(http, bd_sim, f"/dca/jobs/{job_id}/rerun", method="POST")
+    assert (status, payload) == (404, {"error": error})
+    assert bd_sim.reruns_of(job_id) == []
+    assert bd_sim.count("rerun") == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "status"),
+    [
+        ("status", {"code": 503}, 503),
+        ("rate_limit", {"retry_after": 5}, 429),
+        ("unauthorized", {}, 401),
+        ("not_found", {}, 404),
+        ("forbidden", {}, 403),
+        ("malformed", {}, 200),
+    ],
+)
+def test_simulator_rerun_fault_answers_without_starting_a_job(
+    bd_sim: BrightDataSimulator,
+    http: urllib3.PoolManager,
+    kind: str,
+    params: dict[str, Any],
+    status: int,
+) -> None:
+    # Given a fault on the rerun endpoint
+    bd_sim.add_job("j_x", "c_a", "done", inputs=10, fails=3)
+    bd_sim.inject("rerun", kind, **params)
+    # When a rerun is asked for / Then the fault answers, no job starts, the request counts
+    answered, _, _ = call(
+        http, bd_sim, "/dca/jobs/j_x/rerun", method="POST", body={"failed_only": 1}
+    )
+    assert answered == status
+    assert bd_sim.reruns_of("j_x") == []
+    assert bd_sim.count("rerun") == 1
+
+
+def test_simulator_rerun_with_a_stall_starts_the_job_before_answering(
+    bd_sim: BrightDataSimulator,
+) -> None:
+    # Given a rerun whose answer stalls past the client's read timeout
+    bd_sim.add_job("j_x", "c_a", "done", inputs=10, fails=3)
+    bd_sim.inject("rerun", "stall", seconds=2)
+    pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=1, read=0.2))
+    # When asked for / Then the client times out, yet the job was started: the case a client
+    # must never retry
+    with pytest.raises(urllib3.exceptions.ReadTimeoutError):
+        pool.request(
+            "POST",
+            bd_sim.url + "/dca/jobs/j_x/rerun",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            body=b'{"failed_only": 1}',
+        )
+    assert len(bd_sim.reruns_of("j_x")) == 1
+    pool.clear()
+
+
 def test_simulator_faults_are_consumed_per_endpoint_and_job(
     bd_sim: BrightDataSimulator, http: urllib3.PoolManager
 ) -> None:

@@ -2,6 +2,7 @@
 what an answer means (``answers``), and the typed errors and id checks (``errors``). Import what
 you need from here."""
 
+from job_alerts.brightdata.answers import RerunStarted
 from job_alerts.brightdata.client import BrightDataClient, CallStats
 from job_alerts.brightdata.errors import (
     BadResponse,
@@ -31,6 +32,7 @@ __all__ = [
     "InvalidId",
     "NotFound",
     "RateLimited",
+    "RerunStarted",
     "ResponseTooLarge",
     "Transient",
     "Unauthorized",

@@ -10,6 +10,7 @@ from typing import Any, Final, NamedTuple
 
 from urllib3.exceptions import HTTPError, MaxRetryError
 
+from job_alerts import ids
 from job_alerts.brightdata.errors import (
     BadResponse,
     BadResponseReason,
@@ -34,9 +35,11 @@ from job_alerts.http import (
 __all__ = [
     "Call",
     "Reply",
+    "RerunStarted",
     "decode",
     "objects",
     "paging_error",
+    "rerun_started",
     "total",
     "transport_error",
 ]
@@ -77,6 +80,15 @@ class Reply(NamedTuple):
     status: int
     payload: dict[str, Any] | None  # None: an empty body where that is allowed
     call: Call
+
+
+@dataclass(frozen=True)
+class RerunStarted:
+    """A rerun Bright Data accepted: the new job's id (checked like any job id) and when it is
+    expected to start, as Bright Data wrote it (untrusted text: escape it before showing it)."""
+
+    job_id: str
+    start_eta: str | None
 
 
 def transport_error(
@@ -169,6 +181,21 @@ def total(reply: Reply) -> int | None:
         except ValueError:
             pass
     raise _wrong_field(reply, "total", value, "'total' is not an integer")
+
+
+def rerun_started(reply: Reply) -> RerunStarted:
+    """The new job of a rerun answer; BadResponse when `collection_id` is not a job id (a hostile
+    or garbled id never leaves here). `start_eta` only informs: when it is not text it is
+    dropped, not reported, because the rerun has started all the same."""
+    payload = reply.payload or {}
+    new_id = payload.get("collection_id")
+    # Checked before validating: an exception raised while handling InvalidId would carry it
+    # as its context, and its message quotes the id, which may be anything the server sent.
+    if not ids.is_job_id(new_id):
+        raise _wrong_field(reply, "collection_id", new_id, "'collection_id' is not a job id")
+    job_id = ids.validate_job_id(new_id)
+    start_eta = payload.get("start_eta")
+    return RerunStarted(job_id, start_eta if isinstance(start_eta, str) else None)
 
 
 def paging_error(reply: Reply, problem: str) -> BadResponse:

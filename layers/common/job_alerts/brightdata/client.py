@@ -22,7 +22,7 @@ from urllib3.util import parse_url
 
 from job_alerts import ids
 from job_alerts.brightdata import answers
-from job_alerts.brightdata.answers import Call, Reply
+from job_alerts.brightdata.answers import Call, Reply, RerunStarted
 from job_alerts.brightdata.errors import BrightDataError, Endpoint, Unauthorized, checked_id
 from job_alerts.http import (
     DEFAULT_MAX_BODY_BYTES,
@@ -208,15 +208,26 @@ class BrightDataClient:
                 return []
             return answers.objects(reply, "errors")[:limit]
 
-    def rerun(self, job_id: str, *, failed_only: bool = True) -> dict:
-        """Start a new job re-running the (failed) inputs; returns {collection_id, start_eta}.
-        Not idempotent: never retried once the request may have reached the server."""
+    def rerun(self, job_id: str, *, failed_only: bool = True) -> RerunStarted:
+        """Start a new job in the same collector re-running the failed inputs of `job_id` (all
+        its inputs when not `failed_only`); the new job's id and start_eta.
+
+        A rerun is not idempotent and spends credits: the caller must first claim it with a
+        conditional write (so that overlapping runs ask once), and must not ask again for the
+        same job whatever this raises. The POST itself is sent at most once: it is retried only
+        when the connection could not be opened (nothing was sent). A timeout, a dropped
+        connection or a 5xx once it may have reached the server raise Transient (the job may
+        have started); a 429 raises RateLimited at once, with `retry_after` when given, since
+        waiting inside the call budget rarely helps and the caller may try on a later run.
+        401, 403 and 404 raise Unauthorized, Forbidden and NotFound as for reads; an answer
+        without a valid new job id raises BadResponse.
+        """
         job = checked_id(ids.validate_job_id, job_id, Endpoint.RERUN)
-        body = {"failed_only": 1} if failed_only else {}
+        # Without a body Bright Data reruns every input.
+        body = {"failed_only": 1} if failed_only else None
         with self._errors_counted():
-            payload = self._request("POST", Endpoint.RERUN, job_id=job, body=body).payload
-        assert payload is not None
-        return payload
+            reply = self._request("POST", Endpoint.RERUN, job_id=job, body=body)
+            return answers.rerun_started(reply)
 
     # -- plumbing -----------------------------------------------------------------------
 
