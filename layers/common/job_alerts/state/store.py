@@ -5,7 +5,7 @@ and keys come from `items`, the conditional writes behind "only once" from `tran
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -108,19 +108,11 @@ class StateStore:
 
     def add_job(self, record: JobRecord) -> bool:
         """Record a newly seen job; False when it is already known (another run or route won)."""
-        try:
-            self.ops.writes += 1
-            self.ops.items_written += 1
-            self.client.put_item(
-                TableName=self.table,
-                Item=to_attributes(job_item(record)),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self._write_if(
+            self.client.put_item,
+            Item=to_attributes(job_item(record)),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
 
     def tag_rerun(self, job_id: str, rerun_of: str) -> None:
         """Mark a job already known (found by a listing first) as the rerun of `rerun_of`."""
@@ -170,17 +162,12 @@ class StateStore:
         return {a.rule: a for a in alarms}
 
     def save_alarm(self, alarm: RuleAlarm, expected_version: int) -> None:
-        op = alarm_put(self.table, alarm, expected_version)["Put"]
-        try:
-            self.ops.writes += 1
-            self.ops.items_written += 1
-            self.client.put_item(**op)
-        except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
-                raise ConflictError(
-                    "alarm changed concurrently", (AlarmClaim(alarm, expected_version),)
-                ) from None
-            raise
+        op = dict(alarm_put(self.table, alarm, expected_version)["Put"])
+        del op["TableName"]  # _write_if names the table
+        if not self._write_if(self.client.put_item, **op):
+            raise ConflictError(
+                "alarm changed concurrently", (AlarmClaim(alarm, expected_version),)
+            )
 
     def collectors_with_open_alarms(self) -> set[str]:
         kwargs = {
@@ -218,20 +205,12 @@ class StateStore:
     def save_baseline(self, collector_id: str, history: History) -> bool:
         """Replace the collector's baseline, provided nobody replaced it since it was read
         (`history.version`); False when somebody did."""
-        try:
-            self.ops.writes += 1
-            self.ops.items_written += 1
-            self.client.put_item(
-                TableName=self.table,
-                Item=to_attributes(baseline_item(collector_id, history)),
-                ConditionExpression="attribute_not_exists(pk) OR version = :v",
-                ExpressionAttributeValues={":v": {"N": str(history.version)}},
-            )
-        except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self._write_if(
+            self.client.put_item,
+            Item=to_attributes(baseline_item(collector_id, history)),
+            ConditionExpression="attribute_not_exists(pk) OR version = :v",
+            ExpressionAttributeValues={":v": {"N": str(history.version)}},
+        )
 
     # ---- decisions and the outbox ---------------------------------------------------------
     def record_alert(
@@ -301,44 +280,31 @@ class StateStore:
 
     def take_lease(self, entry: OutboxEntry, owner: str, until: datetime, now: datetime) -> bool:
         """Conditionally take an outbox entry so two runs never publish it at the same time."""
-        try:
-            self.ops.writes += 1
-            self.ops.items_written += 1
-            self.client.update_item(
-                TableName=self.table,
-                Key=key_attributes(outbox_key(entry.entry_id)),
-                UpdateExpression="SET #o = :me, lease_until = :until ADD attempts :one",
-                ConditionExpression="attribute_exists(pk) AND (#o = :me OR lease_until <= :now)",
-                ExpressionAttributeNames={"#o": "owner"},
-                ExpressionAttributeValues={
-                    ":me": {"S": owner},
-                    ":until": {"N": str(int(until.timestamp()))},
-                    ":now": {"N": str(int(now.timestamp()))},
-                    ":one": {"N": "1"},
-                },
-            )
-        except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self._write_if(
+            self.client.update_item,
+            Key=key_attributes(outbox_key(entry.entry_id)),
+            UpdateExpression="SET #o = :me, lease_until = :until ADD attempts :one",
+            ConditionExpression="attribute_exists(pk) AND (#o = :me OR lease_until <= :now)",
+            ExpressionAttributeNames={"#o": "owner"},
+            ExpressionAttributeValues={
+                ":me": {"S": owner},
+                ":until": {"N": str(int(until.timestamp()))},
+                ":now": {"N": str(int(now.timestamp()))},
+                ":one": {"N": "1"},
+            },
+        )
 
     def release_lease(self, entry: OutboxEntry, owner: str) -> None:
-        """After a failed publish: let the next run retry at once instead of after the lease."""
-        try:
-            self.ops.writes += 1
-            self.ops.items_written += 1
-            self.client.update_item(
-                TableName=self.table,
-                Key=key_attributes(outbox_key(entry.entry_id)),
-                UpdateExpression="SET lease_until = :zero",
-                ConditionExpression="#o = :me",
-                ExpressionAttributeNames={"#o": "owner"},
-                ExpressionAttributeValues={":zero": {"N": "0"}, ":me": {"S": owner}},
-            )
-        except ClientError as exc:
-            if _code(exc) != "ConditionalCheckFailedException":
-                raise
+        """After a failed publish: let the next run retry at once instead of after the lease
+        (unless another run took the entry meanwhile)."""
+        self._write_if(
+            self.client.update_item,
+            Key=key_attributes(outbox_key(entry.entry_id)),
+            UpdateExpression="SET lease_until = :zero",
+            ConditionExpression="#o = :me",
+            ExpressionAttributeNames={"#o": "owner"},
+            ExpressionAttributeValues={":zero": {"N": "0"}, ":me": {"S": owner}},
+        )
 
     def get_alert(self, alert_id: str) -> AlertRecord | None:
         self.ops.reads += 1
@@ -437,6 +403,18 @@ class StateStore:
             )
 
     # ---- plumbing -------------------------------------------------------------------------
+    def _write_if(self, call: Callable[..., Any], **kwargs: Any) -> bool:
+        """One conditional single-item write on the table; False when its condition failed."""
+        self.ops.writes += 1
+        self.ops.items_written += 1
+        try:
+            call(TableName=self.table, **kwargs)
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def _batch_get(self, keys: Iterable[tuple[str, str]]) -> Iterator[dict[str, Any]]:
         """The items of these keys that exist (consistent reads, 100 keys per request)."""
         unique = list(dict.fromkeys(keys))
