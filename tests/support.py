@@ -1,17 +1,20 @@
 """Helpers shared by tests that are not fixtures: the test clocks, jobs on the simulator, the
-monitor builders, readers of what the topic delivered and of what the table holds, alerts for
-the renderers, and the texts a secret could leak through. Fault injectors live in
-tests/integration/faults.py."""
+monitor builders and the Lambda functions, readers of what the topic delivered and of what the
+table holds, alerts for the renderers, and the texts a secret could leak through. Fault
+injectors live in tests/integration/faults.py."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import itertools
 import json
+import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import ModuleType
 from typing import Any
 
 from job_alerts import factory
@@ -23,7 +26,7 @@ from job_alerts.state import OUTBOX, StateStore
 from local.clock import ManualClock
 from local.simulator import BrightDataSimulator
 from local.stack import LocalStack
-from tests.conftest import SIM_TOKEN, T0
+from tests.conftest import ROOT, SIM_TOKEN, T0
 
 # The collector of the monitor scenarios; the job builders put jobs there unless told otherwise.
 COLLECTOR = "c_amazon"
@@ -129,6 +132,18 @@ def fast_monitor(
     )
 
 
+def load_function(name: str) -> ModuleType:
+    """A fresh copy of functions/<name>/app.py, imported as Lambda imports it: its cached clients
+    are new, and patches made to `factory` before the call are what it sees."""
+    path = ROOT / "functions" / name / "app.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_app_{uuid.uuid4().hex[:6]}", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 # ---- what the topic delivered ------------------------------------------------------------------
 def delivered(stack: LocalStack, queue: str = "all") -> list[dict[str, Any]]:
     """What the topic delivered since the last call: each as subject, document, attributes."""
@@ -203,7 +218,7 @@ class _RecordingPublisher:
     inner: Any
     ledger: Ledger
 
-    def publish(self, doc: dict[str, Any]) -> str:
+    def publish(self, doc: Mapping[str, Any]) -> str:
         message_id = str(self.inner.publish(doc))
         self.ledger.messages.append({"doc": json.loads(json.dumps(doc)), "id": message_id})
         return message_id

@@ -3,13 +3,10 @@ the Slack notifier's idempotency on moto DynamoDB, and Slack retries against the
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
@@ -20,6 +17,7 @@ from job_alerts.publish import AlertPublisher, PublishError
 from job_alerts.slack import OncePerMessage, SlackClient, SlackDeliveryError, deliver_sns_event
 from local.slack_sink import SlackSink
 from local.stack import FAKE_CREDENTIALS, REGION, MotoServer
+from tests.support import load_function
 from tests.unit.test_alert_render import CASES
 
 pytestmark = pytest.mark.integration
@@ -323,17 +321,6 @@ def test_permanent_slack_error_is_not_retried(sink: SlackSink) -> None:
     assert len(sink.requests) == 1
 
 
-def _load_notifier() -> ModuleType:
-    """A fresh copy of functions/slack_notifier/app.py (so its cached clients are new)."""
-    path = Path(__file__).resolve().parents[2] / "functions" / "slack_notifier" / "app.py"
-    spec = importlib.util.spec_from_file_location("slack_notifier_app", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_handler_posts_each_message_once_with_the_secret_from_secrets_manager(
     aws: dict[str, Any],
     table: str,
@@ -348,7 +335,7 @@ def test_handler_posts_each_message_once_with_the_secret_from_secrets_manager(
         Name=secret, SecretString=json.dumps({"webhook_url": sink.url})
     )
     lambda_env(TABLE_NAME=table, SLACK_WEBHOOK_SECRET=secret)
-    app = _load_notifier()
+    app = load_function("slack_notifier")
     event = _sns_event(
         (f"h-{uuid.uuid4()}", json.dumps(_doc("hostile"))),
         (f"h-{uuid.uuid4()}", json.dumps(CLOUDWATCH_ALARM)),

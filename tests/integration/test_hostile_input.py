@@ -5,7 +5,6 @@ override documents; plus the two intake routes (webhook Function URL, EventBridg
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import logging
 import uuid
@@ -32,13 +31,13 @@ from tests.support import (
     failed_job,
     fast_client,
     fast_monitor,
+    load_function,
     scan,
     sim_clock,
 )
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 COLLECTOR = "c_hostile"
 HOSTILE_IDS = {
     "dot_dot": "../../dca/collectors_list",
@@ -51,18 +50,6 @@ HOSTILE_IDS = {
     "empty": "",
 }
 MARKUP = "<!channel> <https://evil.example|click> <script>alert(1)</script> &amp;"
-
-
-def _load(function: str) -> ModuleType:
-    """A fresh copy of functions/<function>/app.py (as Lambda would import it)."""
-    spec = importlib.util.spec_from_file_location(
-        f"{function}_app_{uuid.uuid4().hex[:6]}", ROOT / "functions" / function / "app.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _job_items(stack: LocalStack) -> list[dict[str, Any]]:
@@ -279,7 +266,7 @@ def intake(stack: LocalStack, lambda_env: Callable[..., None]) -> tuple[ModuleTy
         Name=name, SecretString=json.dumps({"token": token})
     )
     lambda_env(TABLE_NAME=stack.table_name, INTAKE_TOKEN_SECRET=name)
-    return _load("intake"), token
+    return load_function("intake"), token
 
 
 def _webhook(token: str | None, **changes: Any) -> dict[str, Any]:
@@ -333,7 +320,7 @@ def test_intake_webhook_with_right_token_makes_the_job_live(
 def test_intake_track_event_through_the_monitor_handler(
     configure: Configure, stack: LocalStack, lambda_context: Any
 ) -> None:
-    app = _load("monitor")
+    app = load_function("monitor")
     result = app.handler(load_event("track.json"), lambda_context)
     assert result == {"tracked": {"j_m4x7track0001": "tracked"}}
     assert _live(stack) == ["j_m4x7track0001"]

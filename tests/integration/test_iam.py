@@ -4,11 +4,8 @@ template, and every grant must be used by the code or carry a documented allowan
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -31,6 +28,7 @@ from tests.iam_recorder import (
     check,
     deployment,
 )
+from tests.support import load_function
 
 # The notifier call that fails on purpose flushes no metrics, which Powertools warns about.
 pytestmark = [
@@ -38,7 +36,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:No application metrics:UserWarning"),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
 COLLECTOR = "c_amazon"
 # The token events/webhook.json sends.
 WEBHOOK_TOKEN = "replace-with-your-intake-token"
@@ -76,17 +73,6 @@ EXPECTED_ACTIONS = {
     },
     INTAKE: {"secretsmanager:GetSecretValue", "dynamodb:PutItem"},
 }
-
-
-def _load_handler(folder: str) -> ModuleType:
-    """A fresh copy of functions/<folder>/app.py, so its cached clients are new."""
-    path = ROOT / "functions" / folder / "app.py"
-    spec = importlib.util.spec_from_file_location(f"{folder}_app_iam", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(autouse=True)
@@ -133,7 +119,7 @@ def monitor_calls(
     simulator.add_collector(COLLECTOR, "amazon-products")
     simulator.add_job("j_fail1", COLLECTOR, "failed", inputs=10, success=0, fails=10, lines=0)
     simulator.add_job("j_run1", COLLECTOR, "running", inputs=10)
-    app = _load_handler("monitor")
+    app = load_function("monitor")
     # When the monitor handles a scheduled run, a track event and the next scheduled run
     with RECORDER.capture() as calls:
         app.handler(load_event("scheduled.json"), lambda_context)
@@ -151,7 +137,7 @@ def notifier_calls(
     name = f"{stack.table_name}-slack"
     event = {"Records": [{"EventSource": "aws:sns", "Sns": _sns_message()}]}
     lambda_env(**_stack_variables(stack), SLACK_WEBHOOK_SECRET=name)
-    app = _load_handler("slack_notifier")
+    app = load_function("slack_notifier")
     with SlackSink() as sink, RECORDER.capture() as calls:
         # Given a revoked webhook: the post fails and the in-progress record is deleted
         revoked = sink.url.rsplit("/", 1)[0] + "/revoked"
@@ -181,7 +167,7 @@ def intake_calls(
     name = f"{stack.table_name}-intake"
     stack.client("secretsmanager").create_secret(Name=name, SecretString=WEBHOOK_TOKEN)
     lambda_env(**_stack_variables(stack), INTAKE_TOKEN_SECRET=name)
-    app = _load_handler("intake")
+    app = load_function("intake")
     with RECORDER.capture() as calls:
         response = app.handler(load_event("webhook.json"), lambda_context)
     assert response["statusCode"] == 202, response

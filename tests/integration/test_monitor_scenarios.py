@@ -14,7 +14,7 @@ from job_alerts.models import AlarmState, AlertStatus, HealthState
 from job_alerts.monitor import RunSummary
 from local.simulator import BrightDataSimulator
 from local.stack import LocalStack
-from tests.conftest import Configure
+from tests.conftest import Configure, load_event
 from tests.integration.faults import BrokenPublisher
 from tests.support import (
     COLLECTOR,
@@ -26,6 +26,7 @@ from tests.support import (
     fast_monitor,
     good_job,
     kinds,
+    load_function,
     make_monitor,
 )
 
@@ -370,19 +371,10 @@ def test_monitor_quiet_run_lists_no_jobs(world) -> None:
 
 
 def test_monitor_scheduled_event_through_handler(world, lambda_context) -> None:
-    import importlib.util
-    from pathlib import Path
-
-    from tests.conftest import load_event
-
     sim, stack, clock = world
     failed_job(sim, "j_fail1")
-    path = Path(__file__).resolve().parents[2] / "functions" / "monitor" / "app.py"
-    spec = importlib.util.spec_from_file_location("monitor_app", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    result = module.handler(load_event("scheduled.json"), lambda_context)
+    app = load_function("monitor")
+    result = app.handler(load_event("scheduled.json"), lambda_context)
     assert result["jobs_read"] == 1
     assert any(("JOB", "job_failed") in kinds(m) for m in delivered(stack))
 

@@ -6,11 +6,9 @@ the token never shows."""
 from __future__ import annotations
 
 import base64
-import importlib.util
 import io
 import json
 import logging
-import uuid
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -28,7 +26,8 @@ from job_alerts.intake import (
 )
 from job_alerts.models import JobRecord
 from job_alerts.observability import logger as app_logger
-from tests.conftest import ROOT, load_event
+from tests.conftest import load_event
+from tests.support import load_function
 
 # The token the sample event sends; every case derives its call from that event.
 TOKEN = load_event("webhook.json")["queryStringParameters"]["token"]
@@ -462,13 +461,7 @@ def intake_app(monkeypatch: pytest.MonkeyPatch) -> Callable[[FakeStore], ModuleT
     def load(store: FakeStore) -> ModuleType:
         monkeypatch.setattr(factory, "intake_token", lambda cfg: TOKEN)
         monkeypatch.setattr(factory, "state_store", lambda cfg: store)
-        path = ROOT / "functions" / "intake" / "app.py"
-        spec = importlib.util.spec_from_file_location(f"intake_app_{uuid.uuid4().hex[:6]}", path)
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+        return load_function("intake")
 
     return load
 
