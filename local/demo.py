@@ -24,9 +24,10 @@ from job_alerts.timeutil import system_clock
 from local.clock import ManualClock
 from local.simulator import BrightDataSimulator
 from local.slack_sink import SlackSink
-from local.stack import LocalStack, MotoServer, lambda_sns_record, provision
+from local.stack import LocalStack, MotoServer, PortUnavailableError, lambda_sns_record, provision
 
 if TYPE_CHECKING:
+    from job_alerts.config import Settings
     from job_alerts.monitor import RunSummary
     from job_alerts.slack import OncePerMessage, SlackClient
 
@@ -51,6 +52,7 @@ SCENARIO_SETTINGS = {
 # Caller settings that would change the scenario (read by job_alerts.config).
 SCENARIO_CLEARED = (
     "COLLECTORS",
+    "RERUN_COLLECTORS",
     "THRESHOLDS_FILE",
     "THRESHOLDS_PARAMETER",
     *(spec.env_var for spec in THRESHOLD_SPECS.values() if spec.env_var),
@@ -68,7 +70,16 @@ QUIET_POWERTOOLS = {
 AWS_OVERRIDES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE")
 
 PRODUCTS, REVIEWS, SERP = "c_amazon_products", "c_google_reviews", "c_bing_serp"
-COLLECTOR_NAMES = {PRODUCTS: "Amazon products", REVIEWS: "Google reviews", SERP: "Bing SERP"}
+LISTINGS, PRICES = "c_zillow_listings", "c_walmart_prices"
+COLLECTOR_NAMES = {
+    PRODUCTS: "Amazon products",
+    REVIEWS: "Google reviews",
+    SERP: "Bing SERP",
+    LISTINGS: "Zillow listings",
+    PRICES: "Walmart prices",
+}
+# Reruns are off by default; the scenario opts one collector in to show one (and says so).
+RERUN_OPT_IN = {"RERUN_COLLECTORS": SERP}
 
 Expected = tuple[tuple[str, str], ...]  # (kind, rule) of every entry the run should publish
 
@@ -88,9 +99,28 @@ def _errors(url: str, samples: Sequence[tuple[str, int]]) -> list[dict[str, str]
     return out
 
 
+def _settled_history(
+    sim: BrightDataSimulator, collector: str, prefix: str, created: Sequence[str], lines: int
+) -> None:
+    """Healthy settled jobs from before monitoring starts: the first run learns the collector's
+    cadence and output baseline from them (they are in the lookback)."""
+    for n, hhmm in enumerate(created):
+        start = _at(hhmm)
+        sim.add_job(
+            f"{prefix}_{hhmm.replace(':', '')}", collector, "done", created=start,
+            started=start + timedelta(minutes=1), finished=start + timedelta(minutes=8),
+            inputs=400, success=400, lines=lines + 10 * (n % 3),
+        )  # fmt: skip
+
+
 def _monitoring_starts(sim: BrightDataSimulator) -> None:
     for cid, name in COLLECTOR_NAMES.items():
         sim.add_collector(cid, name)
+    # Zillow listings: hourly, about 2,400 lines a job. Walmart prices: every 25 min until 08:00.
+    _settled_history(
+        sim, LISTINGS, "j_listings", ["04:20", "05:20", "06:20", "07:20", "08:20"], 2400
+    )
+    _settled_history(sim, PRICES, "j_prices", ["06:45", "07:10", "07:35", "08:00"], 400)
     sim.add_job(
         "j_products_0820", PRODUCTS, "done", created=_at("08:20"), started=_at("08:21"),
         finished=_at("08:52"), inputs=1000, success=996, fails=4, lines=996, pages=1040,
@@ -149,11 +179,19 @@ def _serp_job_fails(sim: BrightDataSimulator) -> None:
     )  # fmt: skip
 
 
+def _serp_reruns(sim: BrightDataSimulator) -> list[str]:
+    """The jobs the monitor started by rerunning j_serp_0902's failed inputs (the simulator
+    names them; one, when the rerun happened once)."""
+    return sim.reruns_of("j_serp_0902")
+
+
 def _job_stuck_in_queue(sim: BrightDataSimulator) -> None:
     sim.update_job(
         "j_reviews_0906", status="done", finished=_at("09:13"), success=150, fails=50,
         lines=1350, pages=204, pages_left=0,
     )  # fmt: skip
+    for rerun in _serp_reruns(sim):
+        sim.update_job(rerun, status="running", started=_at("09:11"), success=30, lines=30)
     sim.add_job(
         "j_products_0912", PRODUCTS, "running", created=_at("09:12"), started=_at("09:12"),
         inputs=800, success=100, lines=100, pages=104, pages_left=696,
@@ -180,6 +218,24 @@ def _serp_recovers(sim: BrightDataSimulator) -> None:
     sim.update_job(
         "j_serp_0810", status="done", finished=_at("09:24"), success=250, lines=2500, pages=250,
     )  # fmt: skip
+    for rerun in _serp_reruns(sim):
+        sim.update_job(
+            rerun, status="done", finished=_at("09:22"), success=80, fails=4, lines=80, pages=84,
+        )  # fmt: skip
+
+
+def _listings_output_drops(sim: BrightDataSimulator) -> None:
+    sim.add_job(
+        "j_listings_0920", LISTINGS, "done", created=_at("09:20"), started=_at("09:21"),
+        finished=_at("09:28"), inputs=400, success=398, fails=2, lines=470, pages=402,
+    )  # fmt: skip
+
+
+def _prices_start_again(sim: BrightDataSimulator) -> None:
+    sim.add_job(
+        "j_prices_0933", PRICES, "running", created=_at("09:33"), started=_at("09:33"),
+        inputs=400, success=90, lines=90, pages=92, pages_left=308,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -191,7 +247,7 @@ class Step:
 
 SCENARIO: tuple[Step, ...] = (
     Step(
-        "monitoring starts: 3 collectors, healthy jobs, one job waiting in the queue",
+        "monitoring starts: 5 collectors, healthy jobs, one job waiting in the queue",
         _monitoring_starts,
     ),
     Step(
@@ -200,9 +256,10 @@ SCENARIO: tuple[Step, ...] = (
         (("ALARM", "success_rate_below_min"),),
     ),
     Step(
-        "Bing SERP: j_serp_0902 fails; Amazon products finishes a healthy job",
+        "Bing SERP: j_serp_0902 fails, its failed inputs are rerun (opted in); Amazon products "
+        "finishes a healthy job",
         _serp_job_fails,
-        (("JOB", "job_failed"), ("ALARM", "success_rate_below_min")),
+        (("JOB", "job_failed"), ("ALARM", "success_rate_below_min"), ("JOB", "rerun")),
     ),
     Step(
         "Bing SERP: j_serp_0810 queued for 65 min; Google reviews still low (alarm already open)",
@@ -210,14 +267,25 @@ SCENARIO: tuple[Step, ...] = (
         (("JOB", "stuck_queued"),),
     ),
     Step(
-        "Google reviews: the next job scrapes 99.5% of its inputs; j_serp_0810 starts",
+        "Google reviews: the next job scrapes 99.5% of its inputs; j_serp_0810 starts; Walmart "
+        "prices has started no job since 08:00",
         _reviews_recover,
-        (("RESOLVED", "success_rate_below_min"),),
+        (("RESOLVED", "success_rate_below_min"), ("ALARM", "collector_silent")),
     ),
     Step(
-        "Bing SERP: a new job succeeds",
+        "Bing SERP: a new job succeeds and the rerun of j_serp_0902 settles",
         _serp_recovers,
-        (("RESOLVED", "success_rate_below_min"),),
+        (("RESOLVED", "success_rate_below_min"), ("JOB", "rerun")),
+    ),
+    Step(
+        "Zillow listings: j_listings_0920 returns a fifth of its usual output",
+        _listings_output_drops,
+        (("JOB", "output_below_baseline"),),
+    ),
+    Step(
+        "Walmart prices: a job starts again",
+        _prices_start_again,
+        (("RESOLVED", "collector_silent"),),
     ),
 )
 IDLE_STEP = Step("nothing new happens", lambda sim: None)
@@ -358,6 +426,22 @@ class Deliverer:
         self.printer = printer
         self.alerts_out = alerts_out
         self.first_record: dict[str, Any] | None = None
+
+    @classmethod
+    def for_services(
+        cls, services: Services, printer: Printer, alerts_out: IO[str] | None
+    ) -> Deliverer:
+        """A deliverer with the Slack notifier's parts as the notifier function builds them:
+        a Slack client, and its once-per-SNS-message idempotency on the state table."""
+        from job_alerts import factory
+        from job_alerts.slack import OncePerMessage, SlackClient
+
+        once = OncePerMessage(
+            services.stack.table_name, dynamodb_client=factory.aws_client("dynamodb")
+        )
+        once.register_lambda_context(NotifierContext())
+        client = SlackClient(budget_seconds=10.0)
+        return cls(services.stack, services.sink, client, once, printer, alerts_out)
 
     def deliver(self, run: int) -> Delivered:
         from job_alerts.alerts import render_email
@@ -516,6 +600,7 @@ def prepare_environment(args: argparse.Namespace, stack: LocalStack, api_url: st
         for name in SCENARIO_CLEARED:
             os.environ.pop(name, None)
         os.environ.update(SCENARIO_SETTINGS)
+        os.environ.update(RERUN_OPT_IN)
         os.environ["BRIGHTDATA_API_TOKEN"] = SIM_TOKEN
 
 
@@ -547,111 +632,193 @@ def stop_on_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+@dataclass(frozen=True)
+class Services:
+    """The local stand-ins one demo runs against, started and provisioned."""
+
+    moto: MotoServer
+    sim: BrightDataSimulator | None  # None against a real API (--api-url)
+    sink: SlackSink
+    stack: LocalStack
+    api_url: str
+
+
+def start_services(
+    resources: contextlib.ExitStack[Any], args: argparse.Namespace, clock: ManualClock
+) -> Services:
+    """Start moto server, the simulator (unless --api-url) and the Slack sink, each stopped when
+    `resources` closes, and provision the stack from template.yaml."""
+    moto = resources.enter_context(MotoServer())
+    sim: BrightDataSimulator | None = None
+    if not args.api_url:
+        sim = resources.enter_context(BrightDataSimulator(token=SIM_TOKEN, clock=clock))
+    sink = resources.enter_context(SlackSink())
+    stack = provision(moto.url, parameters={"EmailMinSeverity": EMAIL_MIN_SEVERITY})
+    api_url = args.api_url or (sim.url if sim else "")
+    return Services(moto, sim, sink, stack, api_url)
+
+
+def print_header(printer: Printer, services: Services, cfg: Settings) -> None:
+    """Where everything runs, and every setting that shapes what the runs alert on."""
+    sim, stack = services.sim, services.stack
+    printer.line(printer.paint("job-alerts demo", "bold"))
+    api = (
+        f"Bright Data simulator {sim.url.split('//')[1]}"
+        if sim
+        else f"Bright Data API {services.api_url}"
+    )
+    printer.line(
+        f"local services: moto {services.moto.url.split('//')[1]} · {api} · "
+        f"Slack sink {services.sink.url.split('/')[2]}"
+    )
+    printer.line(
+        f"provisioned from template.yaml: table {stack.table_name}, topic "
+        f"{stack.topic_arn.rsplit(':', 1)[1]}, "
+        f"subscriptions email ({EMAIL_MIN_SEVERITY} and up) and slack"
+    )
+    limits = cfg.env_thresholds
+    printer.line(
+        f"thresholds (the template defaults): success rate >= {limits.min_success_rate:.0%}, "
+        f"queued <= {limits.max_queue_minutes:g} min, running <= "
+        f"{limits.max_run_minutes:g} min, output lines >= {limits.min_lines}"
+    )
+    printer.line(
+        f"  and against each collector's own history: output >= "
+        f"{_share(limits.min_lines_vs_median)} of its median, no new job for at most "
+        f"{_factor(limits.max_silence_factor)} its usual interval"
+    )
+    printer.line(f"reruns of failed inputs: {_reruns(cfg, simulated=sim is not None)}")
+
+
+def _reruns(cfg: Settings, *, simulated: bool) -> str:
+    if not cfg.rerun_collectors:
+        return "off (the default: no collector opted in)"
+    named = ", ".join(
+        f"{COLLECTOR_NAMES[cid]} ({cid})" if cid in COLLECTOR_NAMES else cid
+        for cid in cfg.rerun_collectors
+    )
+    if simulated:
+        return (
+            f"off by default; this demo opts {named} in "
+            f"(RerunCollectors={','.join(cfg.rerun_collectors)}) to show one"
+        )
+    return f"on for {named} (RERUN_COLLECTORS is set; each rerun spends Bright Data credits)"
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _factor(value: float | None) -> str:
+    return "-" if value is None else f"{value:g} x"
+
+
+@dataclass
+class Session:
+    """One demo's runs: each plays its step on the simulator, runs the real monitor, and passes
+    on what the topic delivered."""
+
+    cfg: Settings
+    services: Services
+    clock: ManualClock
+    printer: Printer
+    deliverer: Deliverer
+    totals: Totals = field(default_factory=Totals)
+
+    def play(self, steps: Sequence[Step], interval: float) -> None:
+        for run, step in enumerate(steps, start=1):
+            if run > 1:
+                self._wait(interval)
+            self._run(run, len(steps), step)
+        self.totals.duplicates_skipped = self.deliverer.redeliver_first()
+        simulated = self.services.sim is not None
+        if simulated and self.totals.slack_posts and self.totals.duplicates_skipped != 1:
+            self.totals.problems.append("a redelivered SNS message was posted to Slack again")
+
+    def _wait(self, interval: float) -> None:
+        """Until the next run: simulated time jumps a run's interval; real time is waited."""
+        if interval:
+            time.sleep(interval)
+        if self.services.sim is not None:
+            self.clock.advance(seconds=RUN_EVERY.total_seconds())
+        else:
+            self.clock.set(system_clock())
+
+    def _run(self, run: int, total_runs: int, step: Step) -> None:
+        from job_alerts.models import HealthState
+        from job_alerts.service import build_monitor
+
+        sim, printer, paint = self.services.sim, self.printer, self.printer.paint
+        if sim is not None:
+            step.act(sim)
+        printer.status(f"run {run}/{total_runs}: reading jobs …")
+        summary = build_monitor(self.cfg, clock=self.clock).run()
+        printer.clear_status()
+        counts = (
+            f"{_plural(summary.jobs_read, 'job')} read, {_plural(summary.alerts_sent, 'alert')}"
+        )
+        caption = step.caption if sim else ""
+        printer.line()
+        printer.line(
+            paint(f"run {run}/{total_runs}: {counts}", "bold")
+            + paint(f"  [{self.clock.now:%H:%M} UTC] {caption}".rstrip(), "dim")
+        )
+        if summary.health != HealthState.HEALTHY.value:
+            printer.line(paint(f"  monitor health: {summary.health}", "yellow"))
+        delivered = self.deliverer.deliver(run)
+        self.totals.add(summary, delivered)
+        if sim is not None:
+            check_run(run, step, delivered, self.totals.problems)
+
+
+def planned_steps(args: argparse.Namespace) -> list[Step]:
+    """The scenario's steps (cut to --runs, or idle ones added), or idle runs against a real
+    API."""
+    steps = list(SCENARIO) if not args.api_url else []
+    total_runs = args.runs or (len(steps) if steps else 1)
+    return steps[:total_runs] + [IDLE_STEP] * max(0, total_runs - len(steps))
+
+
+def run_interval(args: argparse.Namespace) -> float:
+    if args.interval is not None:
+        return float(args.interval)
+    return REAL_INTERVAL_SECONDS if args.api_url else 0.0
+
+
 def run_demo(args: argparse.Namespace, out: TextIO) -> int:
     started = time.monotonic()
     printer = Printer(out, Palette.for_stream(out, os.environ), args.quiet)
-    paint = printer.paint
-    steps = list(SCENARIO) if not args.api_url else []
-    total_runs = args.runs or (len(steps) if steps else 1)
-    steps = steps[:total_runs] + [IDLE_STEP] * max(0, total_runs - len(steps))
-    default_interval = REAL_INTERVAL_SECONDS if args.api_url else 0.0
-    interval = args.interval if args.interval is not None else default_interval
-
+    # Simulated time: one clock for the simulator and the monitor. Against a real API the runs
+    # happen now, so the clock follows the wall clock between runs.
+    clock = ManualClock(system_clock() if args.api_url else T0)
     with contextlib.ExitStack() as resources:
         printer.status("starting moto server, Bright Data simulator and Slack sink …")
-        moto = resources.enter_context(MotoServer())
-        # Simulated time: one clock for the simulator and the monitor. Against a real API the
-        # runs happen now, so the clock follows the wall clock between runs.
-        clock = ManualClock(system_clock() if args.api_url else T0)
-        sim: BrightDataSimulator | None = None
-        if not args.api_url:
-            sim = resources.enter_context(BrightDataSimulator(token=SIM_TOKEN, clock=clock))
-        sink = resources.enter_context(SlackSink())
+        try:
+            services = start_services(resources, args, clock)
+        finally:
+            printer.clear_status()
+        prepare_environment(args, services.stack, services.api_url)
+
+        from job_alerts import factory
+
+        cfg = factory.settings()
+        print_header(printer, services, cfg)
         alerts_out = (
             resources.enter_context(open(args.alerts_out, "w", encoding="utf-8"))
             if args.alerts_out
             else None
         )
-        stack = provision(moto.url, parameters={"EmailMinSeverity": EMAIL_MIN_SEVERITY})
-        api_url = args.api_url or (sim.url if sim else "")
-        prepare_environment(args, stack, api_url)
-        printer.clear_status()
-
-        from job_alerts import factory
-        from job_alerts.models import HealthState
-        from job_alerts.service import build_monitor
-        from job_alerts.slack import OncePerMessage, SlackClient
-
-        cfg = factory.settings()
-        sink_address = sink.url.split("/")[2]
-        printer.line(paint("job-alerts demo", "bold"))
-        printer.line(
-            f"local services: moto {moto.url.split('//')[1]} · "
-            + (
-                f"Bright Data simulator {sim.url.split('//')[1]}"
-                if sim
-                else f"Bright Data API {api_url}"
-            )
-            + f" · Slack sink {sink_address}"
-        )
-        printer.line(
-            f"provisioned from template.yaml: table {stack.table_name}, topic "
-            f"{stack.topic_arn.rsplit(':', 1)[1]}, "
-            f"subscriptions email ({EMAIL_MIN_SEVERITY} and up) and slack"
-        )
-        limits = cfg.env_thresholds
-        printer.line(
-            f"thresholds (the template defaults): success rate >= {limits.min_success_rate:.0%}, "
-            f"queued <= {limits.max_queue_minutes:g} min, running <= "
-            f"{limits.max_run_minutes:g} min, output lines >= {limits.min_lines}"
-        )
-
-        once = OncePerMessage(stack.table_name, dynamodb_client=factory.aws_client("dynamodb"))
-        once.register_lambda_context(NotifierContext())
-        deliverer = Deliverer(
-            stack, sink, SlackClient(budget_seconds=10.0), once, printer, alerts_out
-        )
-        totals = Totals()
-        for run, step in enumerate(steps, start=1):
-            if run > 1:
-                if interval:
-                    time.sleep(interval)
-                if sim is not None:
-                    clock.advance(seconds=RUN_EVERY.total_seconds())
-                else:
-                    clock.set(system_clock())
-            if sim is not None:
-                step.act(sim)
-            printer.status(f"run {run}/{total_runs}: reading jobs …")
-            monitor = build_monitor(cfg, clock=clock)
-            summary = monitor.run()
-            printer.clear_status()
-            counts = (
-                f"{_plural(summary.jobs_read, 'job')} read, {_plural(summary.alerts_sent, 'alert')}"
-            )
-            printer.line()
-            printer.line(
-                paint(f"run {run}/{total_runs}: {counts}", "bold")
-                + paint(f"  [{clock.now:%H:%M} UTC] {step.caption if sim else ''}".rstrip(), "dim")
-            )
-            if summary.health != HealthState.HEALTHY.value:
-                printer.line(paint(f"  monitor health: {summary.health}", "yellow"))
-            delivered = deliverer.deliver(run)
-            totals.add(summary, delivered)
-            if sim is not None:
-                check_run(run, step, delivered, totals.problems)
-        totals.duplicates_skipped = deliverer.redeliver_first()
-        if sim is not None and totals.slack_posts and totals.duplicates_skipped != 1:
-            totals.problems.append("a redelivered SNS message was posted to Slack again")
-        elapsed = time.monotonic() - started
+        deliverer = Deliverer.for_services(services, printer, alerts_out)
+        session = Session(cfg, services, clock, printer, deliverer)
+        session.play(planned_steps(args), run_interval(args))
         if not args.quiet:
             print(file=out)
-        print_summary(out, paint, totals, clock, sim is not None, elapsed)
-    if totals.problems:
-        for problem in totals.problems:
-            print(f"demo check failed: {problem}", file=sys.stderr)
-        return 1
-    return 0
+        simulated = services.sim is not None
+        elapsed = time.monotonic() - started
+        print_summary(out, printer.paint, session.totals, clock, simulated, elapsed)
+    for problem in session.totals.problems:
+        print(f"demo check failed: {problem}", file=sys.stderr)
+    return 1 if session.totals.problems else 0
 
 
 def check_run(run: int, step: Step, delivered: Delivered, problems: list[str]) -> None:
@@ -721,6 +888,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: local services stopped", file=sys.stderr)
         return 130
+    except PortUnavailableError as exc:
+        print(f"demo: {exc}; free that port or run the demo again", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -36,8 +37,33 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class PortUnavailableError(RuntimeError):
+    """A local server cannot listen on its port (another program holds it, or it is not
+    allowed); the message names the server and the port."""
+
+    def __init__(self, server: str, port: int, reason: str) -> None:
+        super().__init__(f"{server} cannot listen on 127.0.0.1:{port}: {reason}")
+        self.port = port
+
+
+def check_port_free(server: str, port: int) -> None:
+    """PortUnavailableError unless `port` can be bound on 127.0.0.1 as an HTTP server binds it
+    (with SO_REUSEADDR, so a port left in TIME_WAIT counts as free)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise PortUnavailableError(server, port, exc.strerror or str(exc)) from None
+
+
 class MotoServer:
     """moto in server mode on 127.0.0.1 (a real HTTP endpoint, reached via AWS_ENDPOINT_URL)."""
+
+    # moto binds its port in its own thread: when it cannot, that thread ends and moto's start()
+    # waits forever for a server that never comes. So the port is checked first, and the start
+    # is given this long before it counts as failed (it takes well under a second).
+    START_TIMEOUT_SECONDS = 10.0
 
     def __init__(self, port: int | None = None) -> None:
         import logging
@@ -51,7 +77,18 @@ class MotoServer:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self) -> MotoServer:
-        self._server.start()
+        """Serve, or raise PortUnavailableError (the port is taken, or the server did not come up
+        within START_TIMEOUT_SECONDS)."""
+        check_port_free("moto server", self.port)
+        starting = threading.Thread(target=self._server.start, name="moto-start", daemon=True)
+        starting.start()
+        starting.join(self.START_TIMEOUT_SECONDS)
+        if starting.is_alive():
+            raise PortUnavailableError(
+                "moto server",
+                self.port,
+                f"the server did not come up within {self.START_TIMEOUT_SECONDS:g} s",
+            )
         return self
 
     def stop(self) -> None:

@@ -72,6 +72,12 @@ def test_demo_plays_the_scenario_and_delivers_every_kind(tmp_path: Path) -> None
         assert line["subject"] and line["attributes"]["severity"] == line["document"]["severity"]
     kinds = {entry["kind"] for line in lines for entry in line["document"]["entries"]}
     assert {"ALARM", "JOB", "RESOLVED"} <= kinds
+    # And among them a silent collector, a job below its collector's baseline and a rerun, the
+    # one setting changed for it said so
+    rules = {entry["rule"] for line in lines for entry in line["document"]["entries"]}
+    assert {"collector_silent", "output_below_baseline", "rerun"} <= rules
+    assert "this demo opts Bing SERP (c_bing_serp) in (RerunCollectors=c_bing_serp)" in out
+    assert re.search(r"rerun j_\w+ of j_serp_0902 recovered 80 of 84 inputs", out)
     # And the local servers it announced are gone
     header = next(line for line in out.splitlines() if line.startswith("local services:"))
     ports = [int(port) for port in LOCAL_PORT.findall(header)]
