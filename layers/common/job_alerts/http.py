@@ -1,13 +1,16 @@
 """The HTTP policy every outside call shares (Bright Data, Slack): retries with 1 s / 2 s / 4 s
 backoff plus jitter or the server's Retry-After, all inside one deadline per call; per-attempt
-timeouts cut to that deadline; and a body reader that stops at a size cap or at the deadline."""
+timeouts cut to that deadline; a body reader that stops at a size cap or at the deadline; and
+the observers a process may register to hear of each retry before its wait."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 import socket
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Self
 
@@ -23,7 +26,7 @@ from urllib3.exceptions import (
     ReadTimeoutError,
     ResponseError,
 )
-from urllib3.util import Retry, Timeout
+from urllib3.util import Retry, Timeout, parse_url
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
@@ -35,11 +38,14 @@ __all__ = [
     "BudgetRetry",
     "CallBudget",
     "DeadlineTimeout",
+    "RetryObserver",
+    "RetryWait",
     "excerpt",
     "fetch",
     "network_reason",
     "retry_after_seconds",
     "retry_policy",
+    "retry_waits_observed",
 ]
 
 DEFAULT_MAX_BODY_BYTES: Final = 1 << 20
@@ -88,6 +94,47 @@ class CallBudget:
         return max(_MIN_TIMEOUT, min(seconds, self.remaining()))
 
 
+@dataclass(frozen=True)
+class RetryWait:
+    """A retry about to wait: the call (method and URL path; never the query, headers or
+    body), what failed (the answer's status, or the network reason when none came), the wait,
+    and which attempt comes after it, of how many (None when the policy was given no number).
+    A path may itself be a secret (a Slack webhook's is): an observer that shows it must know
+    whose call it is."""
+
+    method: str
+    path: str
+    status: int | None
+    reason: str | None
+    delay: float
+    attempt: int
+    max_attempts: int | None
+
+
+RetryObserver = Callable[[RetryWait], None]
+
+# Process-wide, not per call: a process that wants to hear of waits (the CLI) registers once and
+# every client and thread is covered; the Lambda functions register none.
+_observers: tuple[RetryObserver, ...] = ()
+_observers_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def retry_waits_observed(observer: RetryObserver) -> Iterator[None]:
+    """Tell `observer` of every retry's wait, in any thread of this process, until the block
+    ends. It is called just before the wait from the thread that will wait."""
+    global _observers
+    with _observers_lock:
+        _observers = (*_observers, observer)
+    try:
+        yield
+    finally:
+        with _observers_lock:
+            remaining = list(_observers)
+            remaining.remove(observer)
+            _observers = tuple(remaining)
+
+
 class DeadlineTimeout(Timeout):
     """Connect and read timeouts, each cut to the time left before the call's deadline when an
     attempt starts, so the last attempt cannot run a full read timeout past it."""
@@ -115,20 +162,29 @@ class BudgetRetry(Retry):
     """urllib3 Retry with the project's policy: the first retry already waits (1 s, 2 s, 4 s …
     plus jitter from the budget's rng), Retry-After (seconds or an HTTP date) replaces the
     backoff, a wait that would end past the deadline stops the retries instead, sleeping goes
-    through the budget's sleep (tests need not wait), and an answer that is retried is dropped
-    unread, so a slow or huge error body costs nothing."""
+    through the budget's sleep (tests need not wait), an answer that is retried is dropped
+    unread, so a slow or huge error body costs nothing, and the registered observers hear of
+    each wait before it (see retry_waits_observed)."""
 
     # 413 is not something waiting fixes, whatever Retry-After says.
     RETRY_AFTER_STATUS_CODES = frozenset({429, 503})
 
-    def __init__(self, *args: Any, budget: CallBudget | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        budget: CallBudget | None = None,
+        max_attempts: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.budget = budget
+        self.max_attempts = max_attempts
         self.planned_delay = 0.0
 
     def new(self, **kw: Any) -> Self:
         fresh = super().new(**kw)
         fresh.budget = self.budget
+        fresh.max_attempts = self.max_attempts
         return fresh
 
     def get_backoff_time(self) -> float:
@@ -179,6 +235,7 @@ class BudgetRetry(Retry):
         budget.attempts += 1
         if budget.on_retry is not None:
             budget.on_retry()
+        _tell_observers(method, url, response, error, delay, budget.attempts, self.max_attempts)
         return fresh
 
     def sleep(self, response: Any = None) -> None:
@@ -186,6 +243,32 @@ class BudgetRetry(Retry):
             super().sleep(response)
         elif self.planned_delay > 0:
             self.budget.sleep(self.planned_delay)
+
+
+def _tell_observers(
+    method: str | None,
+    url: str | None,
+    response: Any,
+    error: Exception | None,
+    delay: float,
+    attempt: int,
+    max_attempts: int | None,
+) -> None:
+    observers = _observers
+    if not observers:
+        return
+    wait = RetryWait(
+        method=method or "",
+        # urllib3 passes the request target (path and query), fetch the whole URL.
+        path=parse_url(url or "").path or "/",
+        status=int(response.status) if response is not None else None,
+        reason=None if response is not None else network_reason(error),
+        delay=delay,
+        attempt=attempt,
+        max_attempts=max_attempts,
+    )
+    for observer in observers:
+        observer(wait)
 
 
 def retry_policy(
@@ -211,6 +294,7 @@ def retry_policy(
         respect_retry_after_header=True,
         raise_on_status=False,
         budget=budget,
+        max_attempts=max_attempts,
     )
 
 

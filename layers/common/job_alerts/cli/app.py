@@ -15,6 +15,7 @@ from job_alerts.cli.output import (
     cli_logging,
     error,
     operational_error,
+    retry_progress_on_stderr,
 )
 
 Handler = Callable[[argparse.Namespace], int]
@@ -90,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from job_alerts.config import ConfigError
 
     handler: Handler = args.handler
-    with cli_logging(args.verbose):
+    with cli_logging(args.verbose), retry_progress_on_stderr():
         try:
             return handler(args)
         except ConfigError as exc:

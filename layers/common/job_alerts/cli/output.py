@@ -1,5 +1,6 @@
 """What every command shares: exit codes, terminal-safe text, JSON and error output, the quiet
-logging of a CLI process, and the one-line messages for failures an operator can act on."""
+logging of a CLI process, a line on stderr while a call waits to retry, and the one-line
+messages for failures an operator can act on."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ import re
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from job_alerts.cli.values import CONTROL
+
+if TYPE_CHECKING:
+    from job_alerts.http import RetryWait
 
 PROG = "job-alerts"
 EXIT_OK = 0
@@ -70,6 +74,41 @@ def cli_logging(verbose: bool) -> Iterator[None]:
         logger.setLevel(old_level)
         if stream_handler is not None:
             stream_handler.stream = old_stream
+
+
+def retry_progress(wait: RetryWait) -> str:
+    """One line saying why the command is quiet for a while: what failed, the wait, the attempt.
+    Bright Data's paths (/dca/...) are shown; any other call is not named by its path, which may
+    be a secret (a Slack webhook's is)."""
+    if wait.path.startswith("/dca/"):
+        call = f"{wait.method} {safe(wait.path, 120)}"
+        if wait.status is not None:
+            failure = f"Bright Data answered {wait.status} for {call}"
+        else:
+            failure = f"Bright Data did not answer {call} ({wait.reason})"
+    elif wait.status is not None:
+        failure = f"an HTTP call answered {wait.status}"
+    else:
+        failure = f"an HTTP call got no answer ({wait.reason})"
+    seconds = f"{wait.delay:.1f}".removesuffix(".0")
+    of = f" of {wait.max_attempts}" if wait.max_attempts is not None else ""
+    return f"{PROG}: {failure}; retrying in {seconds} s (attempt {wait.attempt}{of})"
+
+
+@contextlib.contextmanager
+def retry_progress_on_stderr() -> Iterator[None]:
+    """While the block runs, every retry wait of this process prints a line on stderr (stdout
+    stays clean for --json). Only the CLI registers this: the Lambda functions print nothing
+    (the monitor counts its retries in the run summary it logs through Powertools)."""
+    from job_alerts.http import retry_waits_observed
+
+    def show(wait: RetryWait) -> None:
+        # One write per line: the monitor's threads may wait at the same time.
+        sys.stderr.write(retry_progress(wait) + "\n")
+        sys.stderr.flush()
+
+    with retry_waits_observed(show):
+        yield
 
 
 def operational_error(exc: BaseException) -> str | None:
