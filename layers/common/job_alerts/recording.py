@@ -10,7 +10,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from job_alerts.alerts import (
@@ -47,6 +47,8 @@ ERROR_DETAIL_JOBS = 3
 # Leave room for the alert's own item and outbox entry in one transaction.
 MAX_CLAIMS_PER_ALERT = TRANSACTION_MAX_ITEMS - 10
 CLAIM_RETRIES = 3
+# How much later than its alert a rerun follow-up is recorded (the outbox sends in that order).
+FOLLOW_UP_DELAY = timedelta(milliseconds=1)
 
 
 @dataclass
@@ -199,8 +201,10 @@ class Recorder:
         if not follow_up.entries:
             return
         try:
-            # The new job has no errors yet and the old one's were told: fetch none.
-            self.record(follow_up, now, error_details=False)
+            # The new job has no errors yet and the old one's were told: fetch none. Recorded a
+            # moment after the alert it follows, so the outbox (in creation order) sends it
+            # second.
+            self.record(follow_up, now + FOLLOW_UP_DELAY, error_details=False)
         except ConflictError:
             logger.info("rerun follow-up already recorded", extra={"collector": collector_id})
 

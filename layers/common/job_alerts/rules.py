@@ -380,8 +380,9 @@ _OUTPUT_BELOW_BASELINE = RuleSpec(
     Rule.OUTPUT_BELOW_BASELINE,
     Scope.JOB_EVENT,
     Severity.WARNING,
-    subject="output vs this collector's median",
+    subject="output lines vs its median",
     judge=_output_below_baseline,
+    measured_in=Unit.COUNT,
     threshold=ThresholdSpec(
         "min_lines_vs_median",
         "MIN_LINES_VS_MEDIAN",
@@ -454,8 +455,9 @@ _COLLECTOR_SILENT = RuleSpec(
     Rule.COLLECTOR_SILENT,
     Scope.ACTIVITY,
     Severity.CRITICAL,
-    subject="no new jobs",
+    subject="time without a new job",
     judge_activity=_collector_silent,
+    measured_in=Unit.MINUTES,
     threshold=ThresholdSpec(
         "max_silence_factor",
         "MAX_SILENCE_FACTOR",

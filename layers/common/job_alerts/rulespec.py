@@ -159,6 +159,9 @@ class RuleSpec:
     judge_activity: ActivityJudge | None = None
     # Further settings the rule reads (per collector, beside its threshold).
     options: tuple[ThresholdSpec, ...] = ()
+    # The unit of a finding's observed value and limit, when the threshold is not itself the
+    # limit but scales something learned (a share of a median, a factor of an interval).
+    measured_in: Unit | None = None
 
     def __post_init__(self) -> None:
         by_collector = self.scope is Scope.ACTIVITY

@@ -30,6 +30,15 @@ __all__ = [
     "what_to_do",
 ]
 
+# Advice for what the monitor tells that is no catalogue rule (the opt-in rerun's follow-ups).
+_RULE_ADVICE: Mapping[str, str] = {
+    "rerun": (
+        "Nothing to do now: the rerun is read like any job and what it recovered is reported "
+        "when it settles. Each rerun spends Bright Data credits; take the collector out of "
+        "RerunCollectors (or set rerun_failed_inputs to false) to stop them."
+    ),
+}
+
 # Bright Data error strings can be whole stack traces; an alert needs the gist.
 ERROR_TEXT_MAX_CHARS = 160
 URL_TEXT_MAX_CHARS = 200
@@ -128,7 +137,7 @@ def measure(entry: AlertEntry) -> str | None:
     spec = spec_named(entry.rule)
     if spec is None or spec.threshold is None or entry.observed is None or entry.limit is None:
         return None
-    unit = spec.threshold.unit
+    unit = spec.measured_in or spec.threshold.unit
     operator = spec.threshold.direction.breach_operator
     return f"{spec.subject} {_show(unit, entry.observed)} {operator} {_show(unit, entry.limit)}"
 
@@ -177,7 +186,12 @@ def headline(alert: Alert) -> str:
 
 
 def what_to_do(entry: AlertEntry) -> str:
-    """The advice for an entry: the rule's own when the catalogue has one, else its kind's."""
+    """The advice for an entry: good news needs none; else the rule's own when it has one, else
+    its kind's."""
+    if entry.kind in GOOD_NEWS_KINDS:
+        return _WHAT_TO_DO[entry.kind]
+    if entry.rule in _RULE_ADVICE:
+        return _RULE_ADVICE[entry.rule]
     spec = spec_named(entry.rule)
     if spec is not None and spec.advice is not None:
         return spec.advice
@@ -212,12 +226,15 @@ def footer_commands(alert: Alert) -> list[tuple[str, str]]:
     top = alert.top_entry
     spec = spec_named(top.rule)
     is_open = top.kind in (AlertKind.ALARM, AlertKind.REMINDER)
-    if is_open and spec is not None and spec.threshold is not None and _is_number(top.limit):
+    # A what-if only where the alert's limit is the threshold itself (not, say, a share of a
+    # learned median, which the threshold key does not take).
+    threshold = spec.threshold if spec is not None and spec.measured_in is None else None
+    if is_open and threshold is not None and _is_number(top.limit):
         lines.append(
             (
                 "Try another limit first",
                 f"job-alerts thresholds set --collector {collector} "
-                f"{spec.threshold.key}={top.limit:g} --what-if",
+                f"{threshold.key}={top.limit:g} --what-if",
             )
         )
     return lines
