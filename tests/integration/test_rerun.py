@@ -219,3 +219,23 @@ def test_rerun_claim_is_once_per_job_and_within_the_daily_cap(
     # The cap is per collector and UTC day: the next day counts from zero
     at = T0 + timedelta(days=1)
     assert claim("j_c") is RerunClaim.CLAIMED
+
+
+def test_the_rerun_follow_up_comes_after_the_alert_it_follows(
+    world: World, configure: Configure
+) -> None:
+    sim, stack, clock = world
+    configure(RERUN_COLLECTORS=COLLECTOR)
+    failed_job(sim, "j_fail")
+    make_monitor(clock).run()
+    # The outbox sends in creation order: the follow-up is created after the job's alert
+    records = factory.state_store(factory.settings()).history(collector_id=COLLECTOR)
+    created = {
+        entry["rule"]: record.created_at
+        for record in records
+        for entry in record.document["entries"]
+    }
+    assert created["job_failed"] < created["rerun"]
+    # And the topic delivered them in that order
+    rules = [[e["rule"] for e in m["doc"]["entries"]] for m in delivered(stack)]
+    assert rules.index(["rerun"]) > next(i for i, r in enumerate(rules) if "job_failed" in r)
