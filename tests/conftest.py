@@ -178,3 +178,21 @@ def monitor_env(
 
     apply()
     return apply
+
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> Run:
+    """The CLI's main(argv) in-process: (exit code, stdout, stderr). The simulator's token never
+    shows in either stream, whatever the command."""
+    from job_alerts import cli
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = cli.main(list(argv))
+        captured = capsys.readouterr()
+        assert SIM_TOKEN not in captured.out + captured.err
+        return code, captured.out, captured.err
+
+    return run

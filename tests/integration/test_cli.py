@@ -18,26 +18,12 @@ from job_alerts import cli
 from local.clock import ManualClock
 from local.simulator import BrightDataSimulator
 from local.stack import LocalStack
-from tests.conftest import ROOT, SIM_TOKEN
+from tests.conftest import ROOT, SIM_TOKEN, Run
 
 pytestmark = pytest.mark.integration
 
 COLLECTOR = "c_amazon"
 OTHER = "c_other"
-Run = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def run_cli(capsys: pytest.CaptureFixture[str]) -> Run:
-    """main(argv) in-process: (exit code, stdout, stderr)."""
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = cli.main(list(argv))
-        captured = capsys.readouterr()
-        assert SIM_TOKEN not in captured.out + captured.err
-        return code, captured.out, captured.err
-
-    return run
 
 
 @pytest.fixture

@@ -11,27 +11,14 @@ from typing import Any
 
 import pytest
 
-from job_alerts import cli
 from local.clock import ManualClock
 from local.simulator import BrightDataSimulator
 from local.stack import LocalStack
-from tests.conftest import SIM_TOKEN
+from tests.conftest import SIM_TOKEN, Run
 
 pytestmark = pytest.mark.integration
 
 COLLECTOR = "c_reviews"
-Run = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def run_cli(capsys: pytest.CaptureFixture[str]) -> Run:
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = cli.main(list(argv))
-        captured = capsys.readouterr()
-        assert SIM_TOKEN not in captured.out + captured.err
-        return code, captured.out, captured.err
-
-    return run
 
 
 def status_json(run_cli: Run, *options: str) -> tuple[int, dict[str, Any]]:

@@ -10,28 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from job_alerts import cli
 from local.clock import ManualClock
 from local.simulator import BrightDataSimulator
 from local.stack import LocalStack
-from tests.conftest import SIM_TOKEN
+from tests.conftest import Run
 from tests.integration.test_cli_status import deployed  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.integration
 
 COLLECTOR = "c_reviews"
-Run = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def run_cli(capsys: pytest.CaptureFixture[str]) -> Run:
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = cli.main(list(argv))
-        captured = capsys.readouterr()
-        assert SIM_TOKEN not in captured.out + captured.err
-        return code, captured.out, captured.err
-
-    return run
 
 
 @pytest.fixture
