@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
@@ -13,10 +13,14 @@ from job_alerts import factory
 from job_alerts.brightdata import InvalidId, validate_job_id
 from job_alerts.config import Settings
 from job_alerts.models import JobRecord
-from job_alerts.monitor import Monitor, RunSummary
 from job_alerts.observability import NAMESPACE, SERVICE, logger, metrics
 from job_alerts.state import StateStore
 from job_alerts.timeutil import ttl_at
+
+if TYPE_CHECKING:
+    # The monitor (and the decide stages, alerts and recording under it) is imported only when a
+    # monitor is built: the intake, which only tracks jobs, starts without it.
+    from job_alerts.monitor import Monitor, RunSummary
 
 # EventBridge events users (or their pipelines) send to hand a job to the monitor.
 TRACK_SOURCE = "job-alerts"
@@ -33,6 +37,8 @@ def build_monitor(
 ) -> Monitor:
     """A monitor wired to the real collaborators of `cfg`; tests, the demo and the benchmark
     pass a clock (simulated time) or a publisher of their own."""
+    from job_alerts.monitor import Monitor
+
     store = factory.state_store(cfg)  # first: the table is the first thing a run needs
     if publisher is None and with_publisher:
         publisher = factory.publisher(cfg)
