@@ -104,8 +104,7 @@ def _child_run(now: datetime, result_path: Path) -> None:
     cfg = factory.settings()
     monitor = build_monitor(cfg, clock=lambda: now)
     phases: dict[str, float] = {}
-    for name in ("_discover", "_select", "_read", "_evaluate", "_persist"):
-        setattr(monitor, name, _timed(getattr(monitor, name), name.strip("_"), phases))
+    _time_stages(monitor, phases)
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     summary = monitor.run()
@@ -125,6 +124,22 @@ def _child_run(now: datetime, result_path: Path) -> None:
         "rss_peak_mb": _rss_mb(),
     }
     result_path.write_text(json.dumps(result), encoding="utf-8")
+
+
+def _time_stages(monitor: Any, phases: dict[str, float]) -> None:
+    """Time the run's stages (see job_alerts.monitor) by wrapping what each one calls: discover;
+    select (the live-jobs query); read; evaluate (judge and decide, including the alarm and
+    baseline reads and the recorded decisions); persist. Names the monitor module imported are
+    wrapped there, so `Monitor.run` picks the wrapped ones up."""
+    from job_alerts import monitor as stages
+
+    for name, phase in (("discover", "discover"), ("read_jobs", "read"), ("persist", "persist")):
+        setattr(stages, name, _timed(getattr(stages, name), phase, phases))
+    for name in ("judge_jobs", "judge_activity"):
+        setattr(stages, name, _timed(getattr(stages, name), "evaluate", phases))
+    for name in ("_baselines", "_decide_and_record"):
+        setattr(monitor, name, _timed(getattr(monitor, name), "evaluate", phases))
+    monitor.store.live_jobs = _timed(monitor.store.live_jobs, "select", phases)
 
 
 def _timed(method: Callable[..., Any], name: str, phases: dict[str, float]) -> Callable[..., Any]:
