@@ -9,6 +9,7 @@ import importlib.util
 import io
 import itertools
 import json
+import socket
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -315,3 +316,11 @@ def as_text(value: Any) -> str:
     buffer = io.StringIO()
     json.dump(value, buffer, default=str)
     return buffer.getvalue()
+
+
+def closed_port_url() -> str:
+    """The URL of a local port nobody listens on (bound once to pick it, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"

@@ -4,7 +4,6 @@ the token and refusal of hostile ids."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import tracemalloc
@@ -31,7 +30,7 @@ from job_alerts.brightdata import (
     Unauthorized,
 )
 from local.simulator import ENDPOINTS, BrightDataSimulator
-from tests.support import exception_texts
+from tests.support import closed_port_url, exception_texts
 
 pytestmark = pytest.mark.integration
 
@@ -411,10 +410,7 @@ def test_client_connection_refused_raises_transient(
     make_client: Callable[..., BrightDataClient], sleeps: RecordingSleep
 ) -> None:
     # Given a port nobody listens on
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    client = make_client(base_url=f"http://127.0.0.1:{port}", max_attempts=3)
+    client = make_client(base_url=closed_port_url(), max_attempts=3)
     with pytest.raises(Transient, match="connection failed"):
         client.get_log("j_done")
     assert client.stats.snapshot()["retries_total"] == 2
@@ -462,10 +458,7 @@ def test_client_rerun_is_retried_when_the_connection_could_not_be_opened(
     make_client: Callable[..., BrightDataClient], sleeps: RecordingSleep
 ) -> None:
     # Given a port nobody listens on: nothing can have been sent
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    client = make_client(base_url=f"http://127.0.0.1:{port}", max_attempts=3)
+    client = make_client(base_url=closed_port_url(), max_attempts=3)
     # When re-run / Then it was tried again, like any call, before giving up
     with pytest.raises(Transient, match="connection failed"):
         client.rerun("j_done")
