@@ -8,7 +8,10 @@ UVENV := .venv-uv
 PY := $(VENV)/bin/python
 PIP_FLAGS := --quiet --disable-pip-version-check
 # Every virtualenv installs from a lock (scripts/locks.sh): every package pinned, with hashes.
-LOCKED := --require-hashes
+# --no-deps: the lock is the whole closure, so pip installs exactly it and resolves nothing (a
+# dependency asked for with extras, like aws-sam-cli's boto3-stubs[...], would otherwise make
+# pip look past the lock on a fresh machine and refuse the unpinned result).
+LOCKED := --require-hashes --no-deps
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help dev dev-tools demo run test test-timeshift test-fast lint format typecheck build validate sam-checks \
