@@ -6,12 +6,24 @@ Thresholds, alert wording and subjects are derived from here; the vocabulary is 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from job_alerts.history import EMPTY_HISTORY, History
 from job_alerts.joblog import JobLog, JobStatus
+from job_alerts.rulekit import (
+    RATE_TOLERANCE,
+    breach,
+    minutes_of,
+    not_breached,
+    percent,
+    show_minutes,
+)
+from job_alerts.rules_history import (
+    COLLECTOR_SILENT,
+    OUTPUT_BELOW_BASELINE,
+)
 from job_alerts.rulespec import (
     ActivityJudge,
     Direction,
@@ -27,7 +39,6 @@ from job_alerts.rulespec import (
     Verdict,
     max_severity,
 )
-from job_alerts.timeutil import iso_seconds
 
 if TYPE_CHECKING:
     # Only a type here: thresholds derives its fields from this catalogue, so importing it at
@@ -62,37 +73,6 @@ __all__ = [
     "spec_named",
 ]
 
-# Rates are compared with a little slack so 0.9 computed as 0.8999999999 is not a breach.
-_RATE_TOLERANCE = 1e-9
-
-
-def _percent(rate: float) -> str:
-    return f"{rate * 100:.1f}%"
-
-
-def _minutes(duration: timedelta) -> float:
-    return round(duration.total_seconds() / 60, 1)
-
-
-def _show_minutes(minutes: float) -> str:
-    return f"{round(minutes, 1):g}"
-
-
-def _breach(
-    job: JobLog,
-    rule: Rule,
-    observed: float | int | str | None,
-    limit: float | int | str | None,
-    message: str,
-) -> RuleResult:
-    finding = Finding(rule, RULES[rule].severity, observed, limit, message, job.job_id)
-    return RuleResult(rule, Verdict.BREACH, finding)
-
-
-def _not_breached(job: JobLog, rule: Rule) -> RuleResult:
-    """No breach now: final for a settled job, provisional for a live one."""
-    return RuleResult(rule, Verdict.OK if job.settled else Verdict.PENDING)
-
 
 # A hung job has not stopped: rerunning it would start a duplicate, so the advice differs.
 def _stuck_advice(state: str, threshold_key: str) -> str:
@@ -111,10 +91,10 @@ def _job_failed(
 ) -> RuleResult:
     rule = Rule.JOB_FAILED
     if job.status is JobStatus.FAILED:
-        return _breach(job, rule, job.status.value, None, "job ended with status failed")
+        return breach(job, rule, job.status.value, None, "job ended with status failed")
     if job.settled and job.status is JobStatus.UNKNOWN:
         return RuleResult(rule, Verdict.UNKNOWN)
-    return _not_breached(job, rule)
+    return not_breached(job, rule)
 
 
 _JOB_FAILED = RuleSpec(
@@ -131,10 +111,10 @@ def _job_cancelled(
     rule = Rule.JOB_CANCELLED
     if job.status is JobStatus.CANCELLED:
         raw = (job.raw_status or job.status.value).strip()
-        return _breach(job, rule, job.status.value, None, f"job was {raw.lower()}")
+        return breach(job, rule, job.status.value, None, f"job was {raw.lower()}")
     if job.settled and job.status is JobStatus.UNKNOWN:
         return RuleResult(rule, Verdict.UNKNOWN)
-    return _not_breached(job, rule)
+    return not_breached(job, rule)
 
 
 _JOB_CANCELLED = RuleSpec(
@@ -159,12 +139,12 @@ def _success_rate_below_min(
     rate = job.success_rate
     if rate is None:
         return RuleResult(rule, Verdict.UNKNOWN)
-    if rate >= minimum - _RATE_TOLERANCE:
+    if rate >= minimum - RATE_TOLERANCE:
         return RuleResult(rule, Verdict.OK)
-    message = f"success rate {_percent(rate)} is below the minimum {_percent(minimum)}"
+    message = f"success rate {percent(rate)} is below the minimum {percent(minimum)}"
     if job.success is not None and job.inputs is not None:
         message += f" ({job.success} of {job.inputs} inputs succeeded)"
-    return _breach(job, rule, rate, minimum, message)
+    return breach(job, rule, rate, minimum, message)
 
 
 _SUCCESS_RATE_BELOW_MIN = RuleSpec(
@@ -192,8 +172,8 @@ def _fails_above_max(
     if job.fails > maximum:
         noun = "input" if job.fails == 1 else "inputs"
         message = f"{job.fails} {noun} failed, more than the allowed {maximum}"
-        return _breach(job, rule, job.fails, maximum, message)
-    return _not_breached(job, rule)
+        return breach(job, rule, job.fails, maximum, message)
+    return not_breached(job, rule)
 
 
 _FAILS_ABOVE_MAX = RuleSpec(
@@ -218,13 +198,13 @@ def _fail_ratio_above_max(
     ratio = job.fail_ratio
     if ratio is None:
         return RuleResult(rule, Verdict.UNKNOWN if job.settled else Verdict.PENDING)
-    if ratio > maximum + _RATE_TOLERANCE:
+    if ratio > maximum + RATE_TOLERANCE:
         message = (
-            f"fail ratio {_percent(ratio)} is above the maximum {_percent(maximum)}"
+            f"fail ratio {percent(ratio)} is above the maximum {percent(maximum)}"
             f" ({job.fails} of {job.inputs} inputs failed)"
         )
-        return _breach(job, rule, ratio, maximum, message)
-    return _not_breached(job, rule)
+        return breach(job, rule, ratio, maximum, message)
+    return not_breached(job, rule)
 
 
 _FAIL_RATIO_ABOVE_MAX = RuleSpec(
@@ -257,14 +237,13 @@ def _stuck_queued(
         return RuleResult(rule, Verdict.OK)
     if job.created is None:
         return RuleResult(rule, Verdict.UNKNOWN)
-    minutes = _minutes(now - job.created)
+    minutes = minutes_of(now - job.created)
     if minutes <= limit:
         return RuleResult(rule, Verdict.OK)
     message = (
-        f"queued for {_show_minutes(minutes)} min, "
-        f"longer than the allowed {_show_minutes(limit)} min"
+        f"queued for {show_minutes(minutes)} min, longer than the allowed {show_minutes(limit)} min"
     )
-    return _breach(job, rule, minutes, limit, message)
+    return breach(job, rule, minutes, limit, message)
 
 
 _STUCK_QUEUED = RuleSpec(
@@ -289,16 +268,16 @@ def _stuck_running(
     rule = Rule.STUCK_RUNNING
     if job.settled or job.started is None:
         return RuleResult(rule, Verdict.OK)
-    minutes = _minutes(now - job.started)
+    minutes = minutes_of(now - job.started)
     if minutes <= limit:
         return RuleResult(rule, Verdict.OK)
     # A job left paused is not progressing either; say so rather than call it running.
     doing = "paused" if job.status is JobStatus.PAUSED else "running"
     message = (
-        f"{doing} for {_show_minutes(minutes)} min, "
-        f"longer than the allowed {_show_minutes(limit)} min"
+        f"{doing} for {show_minutes(minutes)} min, "
+        f"longer than the allowed {show_minutes(limit)} min"
     )
-    return _breach(job, rule, minutes, limit, message)
+    return breach(job, rule, minutes, limit, message)
 
 
 _STUCK_RUNNING = RuleSpec(
@@ -332,7 +311,7 @@ def _output_below_min(
         f"{job.lines} output {'line' if job.lines == 1 else 'lines'} from {job.inputs} inputs, "
         f"fewer than the minimum {minimum}"
     )
-    return _breach(job, rule, job.lines, minimum, message)
+    return breach(job, rule, job.lines, minimum, message)
 
 
 _OUTPUT_BELOW_MIN = RuleSpec(
@@ -342,142 +321,6 @@ _OUTPUT_BELOW_MIN = RuleSpec(
     subject="output lines",
     judge=_output_below_min,
     threshold=ThresholdSpec("min_lines", "MIN_LINES", "MinLines", 1, Unit.COUNT, Direction.MIN),
-)
-
-
-# --- output_below_baseline -------------------------------------------------------------------
-
-
-def _output_below_baseline(
-    job: JobLog, minimum_share: float, _now: datetime, history: History = EMPTY_HISTORY
-) -> RuleResult:
-    rule = Rule.OUTPUT_BELOW_BASELINE
-    if not job.settled:
-        return RuleResult(rule, Verdict.PENDING)
-    baseline = history.baseline(exclude=job.job_id)
-    if baseline is None or job.lines is None:
-        return RuleResult(rule, Verdict.UNKNOWN)
-    median = baseline.median_lines
-    # A collector whose median is 0 lines has nothing to fall below.
-    if median <= 0 or job.lines >= median * minimum_share - _RATE_TOLERANCE:
-        return RuleResult(rule, Verdict.OK)
-    shown = list(baseline.job_ids[-_JOBS_NAMED:])
-    earlier = len(baseline.job_ids) - len(shown)
-    jobs = ", ".join(shown) + (f" and {earlier} earlier" if earlier else "")
-    message = (
-        f"{job.lines} output {'line' if job.lines == 1 else 'lines'}, "
-        f"{_percent(job.lines / median)} of this collector's median of {median:g} "
-        f"over its last {len(baseline.job_ids)} settled jobs ({jobs}); "
-        f"the limit is {_percent(minimum_share)} of the median"
-    )
-    return _breach(job, rule, job.lines, round(median * minimum_share, 1), message)
-
-
-# The baseline jobs an alert names (the most recent; the rest are counted).
-_JOBS_NAMED = 5
-
-_OUTPUT_BELOW_BASELINE = RuleSpec(
-    Rule.OUTPUT_BELOW_BASELINE,
-    Scope.JOB_EVENT,
-    Severity.WARNING,
-    subject="output lines vs its median",
-    judge=_output_below_baseline,
-    measured_in=Unit.COUNT,
-    threshold=ThresholdSpec(
-        "min_lines_vs_median",
-        "MIN_LINES_VS_MEDIAN",
-        "MinLinesVsMedian",
-        0.5,
-        Unit.RATE,
-        Direction.MIN,
-        optional=True,
-    ),
-    advice=(
-        "This job returned far less than this collector usually does: check whether the target "
-        "site changed (layout, blocking) or the inputs did. If the collector's output really "
-        "changed for good, the median follows within 20 jobs; to judge it differently, set "
-        "`min_lines_vs_median` for it with a per-collector override (null turns this off)."
-    ),
-)
-
-
-# --- collector_silent ------------------------------------------------------------------------
-
-# However regular a collector, less than an hour without a job is no silence worth an alarm.
-MIN_SILENCE = timedelta(minutes=60)
-
-
-def silence_limit(history: History, thresholds: Thresholds) -> tuple[timedelta, str] | None:
-    """How long a collector may go without starting a job, and why; None when it is not judged
-    (the rule is off for it, or it has too few jobs to learn its cadence from)."""
-    explicit = thresholds.max_silence_minutes
-    if explicit is not None:
-        return timedelta(minutes=explicit), "its max_silence_minutes"
-    factor = thresholds.max_silence_factor
-    cadence = history.cadence()
-    if factor is None or cadence is None:
-        return None
-    limit = max(cadence.interval * factor, MIN_SILENCE)
-    return limit, f"{factor:g} x its usual interval, at least {_duration(MIN_SILENCE)}"
-
-
-def _collector_silent(history: History, thresholds: Thresholds, now: datetime) -> RuleResult:
-    rule = Rule.COLLECTOR_SILENT
-    last = history.last_created
-    limit = silence_limit(history, thresholds)
-    if limit is None or last is None:
-        return RuleResult(rule, Verdict.UNKNOWN)
-    allowed, why = limit
-    silent = now - last
-    if silent <= allowed:
-        return RuleResult(rule, Verdict.OK)
-    cadence = history.cadence()
-    usually = f" (usually every {_duration(cadence.interval)})" if cadence else ""
-    message = (
-        f"no job since {iso_seconds(last)}{usually}: no new job for {_duration(silent)}, "
-        f"longer than the allowed {_duration(allowed)} ({why})"
-    )
-    finding = Finding(rule, RULES[rule].severity, _minutes(silent), _minutes(allowed), message, "")
-    return RuleResult(rule, Verdict.BREACH, finding)
-
-
-def _duration(span: timedelta) -> str:
-    """A span as people say it: 45 min, 3 h, 2 h 30 min, 1 d 4 h."""
-    minutes = round(span.total_seconds() / 60)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    parts = [f"{days} d" if days else "", f"{hours} h" if hours else ""]
-    parts.append(f"{minutes} min" if minutes and not days else "")
-    return " ".join(part for part in parts if part) or "0 min"
-
-
-_COLLECTOR_SILENT = RuleSpec(
-    Rule.COLLECTOR_SILENT,
-    Scope.ACTIVITY,
-    Severity.CRITICAL,
-    subject="time without a new job",
-    judge_activity=_collector_silent,
-    measured_in=Unit.MINUTES,
-    threshold=ThresholdSpec(
-        "max_silence_factor",
-        "MAX_SILENCE_FACTOR",
-        "MaxSilenceFactor",
-        3.0,
-        Unit.FACTOR,
-        Direction.MAX,
-        optional=True,
-    ),
-    options=(
-        ThresholdSpec(
-            "max_silence_minutes", None, None, None, Unit.MINUTES, Direction.MAX, optional=True
-        ),
-    ),
-    advice=(
-        "This collector has stopped starting jobs: check its schedule and the account's "
-        "balance in the Bright Data control panel. If it only runs now and then, set "
-        "`max_silence_minutes` for it (or `max_silence_factor: null` to stop judging it) with "
-        "a per-collector override."
-    ),
 )
 
 
@@ -516,8 +359,8 @@ RULES: Mapping[Rule, RuleSpec] = _catalogue(
     _STUCK_QUEUED,
     _STUCK_RUNNING,
     _OUTPUT_BELOW_MIN,
-    _OUTPUT_BELOW_BASELINE,
-    _COLLECTOR_SILENT,
+    OUTPUT_BELOW_BASELINE,
+    COLLECTOR_SILENT,
 )
 
 

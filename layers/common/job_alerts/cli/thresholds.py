@@ -63,7 +63,7 @@ def learned_from_history(cfg: Settings, collector: str, eff: EffectiveThresholds
 
     from job_alerts import factory
     from job_alerts.history import History, learned
-    from job_alerts.rules import silence_limit
+    from job_alerts.rules_history import silence_limit
 
     if not cfg.table_name:
         return {"note": "no state table configured (TABLE_NAME or --stack): nothing learned"}
