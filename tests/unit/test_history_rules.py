@@ -18,6 +18,7 @@ from job_alerts.history import (
     CADENCE_MAX_TIMES,
     History,
     PastJob,
+    learned,
 )
 from job_alerts.joblog import JobLog, parse_job_log
 from job_alerts.models import AlarmClaim, AlarmState, JobRecord, RuleAlarm
@@ -341,3 +342,64 @@ def test_every_job_mode_keeps_the_collector_wide_alarm() -> None:
     )
     # Then the open alarm is still known: no second ALARM
     assert decision.entries == []
+
+
+# --- edges that mutation testing showed untested ---------------------------------------------
+
+
+def test_history_cadence_needs_exactly_three_gaps() -> None:
+    four_times = hourly(NOW - HOUR, count=4)
+    cadence = four_times.cadence()
+    assert cadence is not None and cadence.intervals == 3
+
+
+def test_history_drops_stored_entries_of_the_wrong_shape() -> None:
+    junk = {"settled": ["ab", ["j_words", "many"], ["j_ok", 7]]}
+    assert History.from_dict(junk).settled == (PastJob("j_words", None), PastJob("j_ok", 7))
+
+
+def test_output_below_baseline_never_counts_the_judged_job_in_its_own_baseline() -> None:
+    # Given four other jobs and the judged job itself already remembered: five with it, four
+    # without, so there is no baseline yet
+    history = steady(1000, count=4).with_settled(PastJob("j_new", 10))
+    results = judge(settled_job(lines=10), DEFAULTS, NOW, history)
+    assert result_for(Rule.OUTPUT_BELOW_BASELINE, results).verdict is Verdict.UNKNOWN
+
+
+def test_output_below_baseline_names_the_five_latest_jobs_and_counts_the_rest() -> None:
+    seven = judge(settled_job(lines=1), DEFAULTS, NOW, steady(1000, count=7))
+    message = result_for(Rule.OUTPUT_BELOW_BASELINE, seven).finding.message
+    assert "(j_past2, j_past3, j_past4, j_past5, j_past6 and 2 earlier)" in message
+    five = judge(settled_job(lines=1), DEFAULTS, NOW, steady(1000, count=5))
+    message = result_for(Rule.OUTPUT_BELOW_BASELINE, five).finding.message
+    assert "(j_past0, j_past1, j_past2, j_past3, j_past4);" in message
+
+
+def test_output_below_baseline_a_median_of_one_line_still_judges_zero() -> None:
+    results = judge(settled_job(lines=0), DEFAULTS, NOW, steady(1))
+    assert result_for(Rule.OUTPUT_BELOW_BASELINE, results).verdict is Verdict.BREACH
+
+
+def test_learned_says_what_was_learned_or_what_is_missing() -> None:
+    history = hourly(NOW - HOUR, count=5)
+    history = History(created=history.created, settled=steady(1000, count=6).settled)
+    found = learned(history, timedelta(hours=3), 0.5)
+    assert found["cadence"] == {
+        "interval_minutes": 60.0,
+        "intervals": 4,
+        "last_job_created": "2026-03-02T08:00:00.000Z",
+    }
+    assert (found["cadence_needs"], found["silent_after_minutes"]) == (None, 180.0)
+    assert found["baseline"] == {
+        "median_lines": 1000.0,
+        "jobs": [f"j_past{i}" for i in range(6)],
+        "warns_below_lines": 500.0,
+    }
+    assert found["baseline_needs"] is None
+    # Nothing learned yet: what is missing, and the baseline rule off
+    empty = learned(History(created=(NOW,)), None, None)
+    assert (empty["cadence"], empty["cadence_needs"]) == (None, "0 of 3 intervals")
+    assert (empty["baseline"], empty["baseline_needs"]) == (None, "0 of 5 settled jobs")
+    assert empty["silent_after_minutes"] is None
+    off = learned(History(settled=steady(1000, count=5).settled), None, None)
+    assert off["baseline"]["warns_below_lines"] is None

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from job_alerts.alerts import AlertKind
 from job_alerts.config import Settings
 from job_alerts.decide import JudgedJob, decide_collector
 from job_alerts.joblog import JobLog, parse_job_log
@@ -122,3 +123,65 @@ def test_the_decide_stage_tells_a_settled_rerun_once(rerun: JobRecord, told: lis
     decision = decide_collector("c_opt", None, judged, {}, OPTED, NOW)
     assert [e.message for e in decision.entries if e.rule == RERUN] == told
     assert [c.rule for c in decision.claims] == [RERUN_RESULT] * len(told)
+
+
+# --- edges that mutation testing showed untested ---------------------------------------------
+
+
+def test_every_owed_rerun_is_planned_after_one_that_is_not() -> None:
+    # Given a job that is not rerun (not opted in) before two that are
+    items = [
+        (record("j_other", collector="c_other"), job("j_other", collector="c_other")),
+        (record("j_b"), job("j_b")),
+        (record("j_c"), job("j_c")),
+    ]
+    # Then both owed reruns are planned
+    assert [r.job_id for r in plan(items)] == ["j_b", "j_c"]
+    for skipped in (
+        (record("j_live"), job("j_live", Status="running")),
+        (record("j_ok"), job("j_ok", Fails=0, Success=30)),
+        (record("j_r", rerun_of="j_x"), job("j_r")),
+        (record("j_done", alerted=[RERUN]), job("j_done")),
+    ):
+        assert [r.job_id for r in plan([skipped, (record("j_b"), job("j_b"))])] == ["j_b"]
+
+
+def test_the_collector_comes_from_the_record_when_the_log_names_none() -> None:
+    unnamed = parse_job_log({"Id": "j_a", "Status": "done", "Inputs": 5, "Fails": 5})
+    assert plan([(record(), unnamed)]) == [RerunRequest("j_a", "c_opt", 5, 3)]
+
+
+def test_thresholds_are_those_of_the_jobs_collector_and_a_cap_of_one_allows_one() -> None:
+    seen: list[str | None] = []
+
+    def thresholds_for(collector: str | None) -> Thresholds:
+        seen.append(collector)
+        return Thresholds(max_reruns_per_day=1)
+
+    planned = plan_reruns([(record(), job())], thresholds_for, OPTED)
+    assert seen == ["c_opt"] and planned == [RerunRequest("j_a", "c_opt", 30, 1)]
+
+
+def test_follow_up_entries_and_claims_in_full() -> None:
+    one = RerunRequest("j_a", "c_opt", 1, 3)
+    entry, claim = rerun_started(one, "j_new", NOW, OPTED)
+    assert (entry.kind, entry.rule) == (AlertKind.JOB, RERUN)
+    assert "for the 1 failed input of j_a" in entry.message
+    assert (claim.at, claim.ttl_days) == (NOW, OPTED.history_ttl_days)
+    entry, claim = rerun_refused(one, "x" * 500, NOW, OPTED)
+    assert (entry.kind, entry.rule, entry.job_ids) == (AlertKind.JOB, RERUN, ("j_a",))
+    assert len(entry.message) == 400
+    assert (claim.job_id, claim.at, claim.ttl_days) == ("j_a", NOW, OPTED.history_ttl_days)
+    rerun = record("j_new", rerun_of="j_a")
+    told = rerun_settled(rerun, job("j_new", Inputs=None, Success=None), set(), NOW, OPTED)
+    assert told is not None
+    entry, claim = told
+    assert entry.message == "rerun j_new of j_a ended done (its counts were not reported)"
+    assert (entry.kind, entry.severity.value, entry.job_ids) == (
+        AlertKind.JOB,
+        "info",
+        ("j_new", "j_a"),
+    )
+    assert (claim.at, claim.ttl_days) == (NOW, OPTED.history_ttl_days)
+    half = rerun_settled(rerun, job("j_new", Inputs=None, Success=3), set(), NOW, OPTED)
+    assert half is not None and "its counts were not reported" in half[0].message
