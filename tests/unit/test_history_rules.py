@@ -169,7 +169,7 @@ def test_collector_silent_explicit_limit_needs_no_cadence_and_factor_null_turns_
 
 def test_judge_activity_judges_each_listed_collector_from_its_history_alone() -> None:
     results = judge_activity(
-        ["c_dead", "c_new"], {"c_dead": hourly(NOW - 8 * HOUR)}, lambda _cid: DEFAULTS, NOW
+        {"c_dead": hourly(NOW - 8 * HOUR), "c_new": History()}, lambda _cid: DEFAULTS, NOW
     )
     assert [r.verdict for r in results["c_dead"]] == [Verdict.BREACH]
     assert [r.verdict for r in results["c_new"]] == [Verdict.UNKNOWN]

@@ -44,7 +44,7 @@ class Discovery:
     errors: list[BrightDataError] = field(default_factory=list)
     # Per collector seen this run: when its recent jobs were created (what the listings of this
     # and earlier runs showed), for the dead-collector rule.
-    cadence: dict[str, tuple[datetime, ...]] = field(default_factory=dict)
+    cadence: dict[str, History] = field(default_factory=dict)
     # The collectors whose listing showed a job created since the last one (only these can
     # end a silence).
     new_activity: set[str] = field(default_factory=set)
@@ -134,10 +134,10 @@ def discover(
             continue
         result.collectors_listed += 1
         times = _take_listing(plan, answer, found)
-        before = known.get(plan.collector_id)
-        created = History(created=before.created if before else ()).with_created(times).created
-        result.cadence[plan.collector_id] = created
-        if created != (before.created if before else ()):
+        before = known[plan.collector_id].created if plan.collector_id in known else ()
+        cadence = History(created=before).with_created(times)
+        result.cadence[plan.collector_id] = cadence
+        if cadence.created != before:
             result.new_activity.add(plan.collector_id)
         listed.append(
             CollectorMeta(
@@ -146,12 +146,12 @@ def discover(
                 last_run=plan.last_run,
                 listed_at=now,
                 full_at=now if plan.full_pass else plan.full_at,
-                created=created,
+                created=cadence.created,
             )
         )
     for cid in result.names:
         if cid not in result.cadence and cid in known and cid not in unlisted:
-            result.cadence[cid] = known[cid].created
+            result.cadence[cid] = History(created=known[cid].created)
     if result.token_rejected:
         return result
     result.new_jobs = _record_new(store, found, settings, now, dry_run=dry_run)

@@ -59,8 +59,11 @@ class History:
     version: int = 0
 
     def __post_init__(self) -> None:
-        # Creation times in order, each once, whatever order they were given in.
-        object.__setattr__(self, "created", tuple(sorted(set(self.created))))
+        # Whatever it is built from: creation times in order, each once, the most recent
+        # CADENCE_MAX_TIMES; the most recent BASELINE_MAX_JOBS settled jobs.
+        created = tuple(sorted(set(self.created))[-CADENCE_MAX_TIMES:])
+        object.__setattr__(self, "created", created)
+        object.__setattr__(self, "settled", tuple(self.settled)[-BASELINE_MAX_JOBS:])
 
     # ---- reading ---------------------------------------------------------------------------
 
@@ -97,15 +100,13 @@ class History:
 
     def with_created(self, times: Iterable[datetime]) -> History:
         """Add job creation times (duplicates and order do not matter)."""
-        merged = sorted(set(self.created).union(times))[-CADENCE_MAX_TIMES:]
-        return replace(self, created=tuple(merged))
+        return replace(self, created=(*self.created, *times))
 
     def with_settled(self, job: PastJob) -> History:
         """Add a settled job (once: a job already remembered is not added again)."""
         if self.knows(job.job_id):
             return self
-        kept = (*self.settled, job)[-BASELINE_MAX_JOBS:]
-        return replace(self, settled=kept)
+        return replace(self, settled=(*self.settled, job))
 
     # ---- storage form ----------------------------------------------------------------------
 
@@ -121,19 +122,11 @@ class History:
         only sharpens judgement, losing part of it must not stop a run)."""
         if not data:
             return cls(version=version)
-        created: list[datetime] = []
-        for text in data.get("created") or ():
-            moment = _moment(text)
-            if moment is not None:
-                created.append(moment)
-        settled: list[PastJob] = []
-        for entry in data.get("settled") or ():
-            past = _past_job(entry)
-            if past is not None:
-                settled.append(past)
+        moments = (_moment(text) for text in data.get("created") or ())
+        pasts = (_past_job(entry) for entry in data.get("settled") or ())
         return cls(
-            created=tuple(sorted(created)[-CADENCE_MAX_TIMES:]),
-            settled=tuple(settled[-BASELINE_MAX_JOBS:]),
+            created=tuple(moment for moment in moments if moment is not None),
+            settled=tuple(past for past in pasts if past is not None),
             version=version,
         )
 
@@ -150,31 +143,17 @@ def _moment(text: Any) -> datetime | None:
 def _past_job(entry: Any) -> PastJob | None:
     if not isinstance(entry, list | tuple) or len(entry) != 2 or not isinstance(entry[0], str):
         return None
-    lines = entry[1]
-    # DynamoDB hands numbers back as Decimal.
-    if lines is not None and not isinstance(lines, bool):
-        try:
-            lines = int(lines)
-        except (TypeError, ValueError):
-            lines = None
-    elif isinstance(lines, bool):
-        lines = None
-    return PastJob(entry[0], lines)
+    raw = entry[1]
+    if raw is None or isinstance(raw, bool):
+        return PastJob(entry[0], None)
+    try:
+        # DynamoDB hands numbers back as Decimal.
+        return PastJob(entry[0], int(raw))
+    except (TypeError, ValueError):
+        return PastJob(entry[0], None)
 
 
 EMPTY_HISTORY = History()
-
-__all__ = [
-    "BASELINE_MAX_JOBS",
-    "BASELINE_MIN_JOBS",
-    "CADENCE_MIN_INTERVALS",
-    "EMPTY_HISTORY",
-    "Baseline",
-    "Cadence",
-    "History",
-    "PastJob",
-    "learned",
-]
 
 
 def learned(
@@ -208,3 +187,16 @@ def learned(
         },
         "baseline_needs": None if baseline else f"{reported} of {BASELINE_MIN_JOBS} settled jobs",
     }
+
+
+__all__ = [
+    "BASELINE_MAX_JOBS",
+    "BASELINE_MIN_JOBS",
+    "CADENCE_MIN_INTERVALS",
+    "EMPTY_HISTORY",
+    "Baseline",
+    "Cadence",
+    "History",
+    "PastJob",
+    "learned",
+]

@@ -146,12 +146,7 @@ class Monitor:
         if assessment.state.judges_jobs:
             read = [(o.record, o.job) for o in reading.outcomes if o.job is not None]
             judgement = judge_jobs(read, self.thresholds_for, now, self._baselines(read))
-            activity = judge_activity(
-                found.cadence,
-                {cid: History(created=times) for cid, times in found.cadence.items()},
-                self.thresholds_for,
-                now,
-            )
+            activity = judge_activity(found.cadence, self.thresholds_for, now)
             recorded = self._decide_and_record(
                 judgement, activity, found.new_activity, unreadable, found.names, recorder, now
             )

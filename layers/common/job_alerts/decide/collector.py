@@ -23,16 +23,15 @@ from job_alerts.models import (
 )
 from job_alerts.remediation import rerun_settled
 from job_alerts.rules import (
+    ACTIVITY_RULES,
     COLLECTOR_RULES,
     JOB_EVENT_RULES,
     RULE_SEVERITY,
     Rule,
     RuleResult,
-    Scope,
     Severity,
     Verdict,
     spec_for,
-    spec_named,
 )
 from job_alerts.timeutil import iso
 
@@ -87,7 +86,7 @@ def decide_collector(
     current = {
         rule: alarm.copy()
         for rule, alarm in alarms.items()
-        if not every_job or _is_activity_rule(rule)
+        if not every_job or rule in ACTIVITY_RULES
     }
     window = _Window(collector_id, current)
     claimed = claimed or {}
@@ -156,11 +155,6 @@ class _Window:
             decision.jobs[job.job_id] = job
             decision.affected.add(job.job_id)
             self._breaching.setdefault(result.rule.value, {})[job.job_id] = result
-
-
-def _is_activity_rule(name: str) -> bool:
-    spec = spec_named(name)
-    return spec is not None and spec.scope is Scope.ACTIVITY
 
 
 def _activity_transition(

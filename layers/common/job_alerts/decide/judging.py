@@ -96,14 +96,13 @@ def judge_jobs(
 
 
 def judge_activity(
-    collectors: Iterable[str],
     histories: Mapping[str, History],
     thresholds_for: Callable[[str | None], Thresholds],
     now: datetime,
 ) -> dict[str, tuple[RuleResult, ...]]:
-    """The collector-wide rules (a collector that stopped starting jobs) for each collector the
-    API listed this run, judged from its history alone: no API call."""
+    """The collector-wide rules (a collector that stopped starting jobs) for each collector
+    given, judged from its history alone: no API call."""
     return {
-        cid: tuple(judge_collector(histories.get(cid, EMPTY_HISTORY), thresholds_for(cid), now))
-        for cid in collectors
+        cid: tuple(judge_collector(history, thresholds_for(cid), now))
+        for cid, history in histories.items()
     }
