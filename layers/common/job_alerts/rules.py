@@ -6,7 +6,7 @@ Thresholds, alert wording and subjects are derived from here; the vocabulary is 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -72,6 +72,19 @@ __all__ = [
     "spec_for",
     "spec_named",
 ]
+
+
+def _stuck_for(job: JobLog, rule: Rule, doing: str, span: timedelta, limit: float) -> RuleResult:
+    """A job that has been `doing` (queued, running, paused) for `span`: over `limit` minutes
+    it breaches; both stuck rules end this way."""
+    minutes = minutes_of(span)
+    if minutes <= limit:
+        return RuleResult(rule, Verdict.OK)
+    message = (
+        f"{doing} for {show_minutes(minutes)} min, "
+        f"longer than the allowed {show_minutes(limit)} min"
+    )
+    return breach(job, rule, minutes, limit, message)
 
 
 # A hung job has not stopped: rerunning it would start a duplicate, so the advice differs.
@@ -237,13 +250,7 @@ def _stuck_queued(
         return RuleResult(rule, Verdict.OK)
     if job.created is None:
         return RuleResult(rule, Verdict.UNKNOWN)
-    minutes = minutes_of(now - job.created)
-    if minutes <= limit:
-        return RuleResult(rule, Verdict.OK)
-    message = (
-        f"queued for {show_minutes(minutes)} min, longer than the allowed {show_minutes(limit)} min"
-    )
-    return breach(job, rule, minutes, limit, message)
+    return _stuck_for(job, rule, "queued", now - job.created, limit)
 
 
 _STUCK_QUEUED = RuleSpec(
@@ -268,16 +275,9 @@ def _stuck_running(
     rule = Rule.STUCK_RUNNING
     if job.settled or job.started is None:
         return RuleResult(rule, Verdict.OK)
-    minutes = minutes_of(now - job.started)
-    if minutes <= limit:
-        return RuleResult(rule, Verdict.OK)
     # A job left paused is not progressing either; say so rather than call it running.
     doing = "paused" if job.status is JobStatus.PAUSED else "running"
-    message = (
-        f"{doing} for {show_minutes(minutes)} min, "
-        f"longer than the allowed {show_minutes(limit)} min"
-    )
-    return breach(job, rule, minutes, limit, message)
+    return _stuck_for(job, rule, doing, now - job.started, limit)
 
 
 _STUCK_RUNNING = RuleSpec(
