@@ -82,6 +82,52 @@ class DynamoThrottle:
         self.client.meta.events.unregister(self.event, self._answer)
 
 
+class TransactionCanceller:
+    """Answers TransactWriteItems with TransactionCanceledException instead of sending it, the
+    way DynamoDB does: one reason per item, `code` on item `at` and "None" on the others
+    (`code=None` gives no reasons at all). Hooked on `before-send` like DynamoThrottle; nothing
+    is written. `times` limits how many calls are cancelled (None: all)."""
+
+    def __init__(
+        self, client: Any, code: str | None, *, at: int = 0, times: int | None = None
+    ) -> None:
+        self.client = client
+        self.code = code
+        self.at = at
+        self.remaining = times
+        self.injected = 0
+        self._lock = threading.Lock()
+        self.event = "before-send.dynamodb.TransactWriteItems"
+        client.meta.events.register(self.event, self._answer)
+
+    def _answer(self, request: Any, **_: Any) -> AWSResponse | None:
+        with self._lock:
+            if self.remaining is not None:
+                if self.remaining <= 0:
+                    return None
+                self.remaining -= 1
+            self.injected += 1
+        items = len(json.loads(request.body or b"{}").get("TransactItems", []))
+        payload: dict[str, Any] = {
+            "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+            "message": f"Transaction cancelled, please refer cancellation reasons [{self.code}]",
+        }
+        if self.code is not None:
+            payload["CancellationReasons"] = [
+                {"Code": self.code if i == self.at else "None"} for i in range(items)
+            ]
+        body = json.dumps(payload).encode()
+        headers = {
+            "content-type": "application/x-amz-json-1.0",
+            "x-amzn-requestid": f"cancel-{self.injected}",
+            "content-length": str(len(body)),
+        }
+        return AWSResponse(request.url, 400, headers, _Body(body))
+
+    def stop(self) -> None:
+        self.client.meta.events.unregister(self.event, self._answer)
+
+
 def fast_dynamodb_retries(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Keep botocore's standard retry mode (attempt counting, quota, throttling detection) but
     make its backoff sleeps tiny; returns the list of delays it asked for."""

@@ -194,6 +194,12 @@ class ConflictError(StateError):
         return [(c.job_id, c.rule) for c in self.failed if isinstance(c, JobRuleClaim)]
 
 
+class ContendedError(StateError):
+    """A transaction DynamoDB cancelled for a reason other than a failed condition of ours (a
+    conflicting transaction, throttling, a validation error), still after retrying: nothing was
+    written and nothing was claimed, so the decision is still owed."""
+
+
 __all__ = [
     "AlarmClaim",
     "AlarmState",
@@ -202,6 +208,7 @@ __all__ = [
     "Claim",
     "CollectorMeta",
     "ConflictError",
+    "ContendedError",
     "Health",
     "HealthClaim",
     "HealthState",

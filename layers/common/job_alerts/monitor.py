@@ -40,9 +40,11 @@ from job_alerts.remediation import plan_reruns
 from job_alerts.rules import RuleResult, Verdict
 from job_alerts.state import StateStore
 from job_alerts.thresholds import Thresholds
-from job_alerts.timeutil import Clock, iso, system_clock
+from job_alerts.timeutil import Clock, iso, parse_moment, system_clock
 
 LOCAL_LEASE = timedelta(minutes=10)
+# How the monitor's own health counts among the decisions owed.
+MONITOR_OWED = "monitor"
 
 
 @dataclass
@@ -69,6 +71,9 @@ class RunSummary:
     alerts_sent: int = 0
     alerts_suppressed: int = 0
     alerts_failed: int = 0
+    # Collectors (or the monitor's own health) whose decisions could not be recorded this run:
+    # owed to the next run, their jobs left live.
+    decisions_owed: int = 0
     alerts_planned: list[dict[str, Any]] = field(default_factory=list)
     api_calls: dict[str, Any] = field(default_factory=dict)
     state_ops: dict[str, int] = field(default_factory=dict)
@@ -141,6 +146,11 @@ class Monitor:
                 # A concurrent run recorded this change of health first and sends its alert;
                 # this run goes on (its job decisions are claimed one by one, so nothing repeats).
                 logger.info("health change already recorded by another run")
+            except Exception:
+                # Not recorded (DynamoDB kept cancelling or refusing it): the stored health is
+                # unchanged, so the next run decides the same change again.
+                logger.exception("recording the health change failed; it stays owed")
+                recorder.result.owed.add(MONITOR_OWED)
 
         # Degraded: no per-job verdicts from partial data; every job stays live for later.
         if assessment.state.judges_jobs:
@@ -172,6 +182,7 @@ class Monitor:
         summary.read_errors = dict(Counter(type(e).__name__ for e in read_errors))
         summary.unjudgeable = dict(Counter(u.reason for u in unreadable.values()))
         summary.alerts_suppressed = recorder.result.suppressed
+        summary.decisions_owed = len(recorder.result.owed)
         summary.alerts_planned = recorder.result.planned
         summary.reruns = dict(recorder.result.reruns)
         summary.duration_ms = int((time.monotonic() - started) * 1000)
@@ -253,6 +264,7 @@ class Monitor:
                 # Leave this collector's jobs live: the next run re-judges them and the claims
                 # already made keep that from repeating anything.
                 logger.exception("recording decisions failed", extra={"collector": cid})
+                recorder.result.owed.add(cid)
                 continue
             recorded.add(cid)
             self._rerun_failed_inputs(cid, names.get(cid), judged, recorder, now)

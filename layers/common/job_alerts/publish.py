@@ -17,6 +17,7 @@ from job_alerts.observability import logger
 from job_alerts.timeutil import Clock
 
 if TYPE_CHECKING:
+    from job_alerts.models import OutboxEntry
     from job_alerts.state import StateStore
 
 __all__ = [
@@ -144,21 +145,43 @@ def deliver_outbox(
     for entry in store.pending_outbox(now, run_id):
         if own_only and entry.owner != run_id:
             continue
-        if not store.take_lease(entry, run_id, lease_until(now), now):
-            continue
-        record = store.get_alert(entry.alert_id)
-        if record is None:
-            continue
         try:
-            message_id = publisher.publish(record.document)
-        except Exception as exc:
+            _deliver_one(store, publisher, entry, run_id, clock, lease_until(now), now, delivery)
+        except Exception:
+            # The state table refused a lease, a read or the mark of sent: the entry stays in the
+            # outbox (a publish not marked sent goes out again, with the same alert id, once its
+            # lease ends), and the run goes on with the others.
             delivery.failed += 1
-            logger.warning(
-                "publish failed; the alert stays in the outbox for the next run",
-                extra={"alert_id": record.alert_id, "error": type(exc).__name__},
+            logger.exception(
+                "delivering an outbox entry failed", extra={"alert_id": entry.alert_id}
             )
-            store.release_lease(entry, run_id)
-            continue
-        store.mark_sent(entry, message_id, clock())
-        delivery.sent += 1
     return delivery
+
+
+def _deliver_one(
+    store: StateStore,
+    publisher: Publisher,
+    entry: OutboxEntry,
+    run_id: str,
+    clock: Clock,
+    until: datetime,
+    now: datetime,
+    delivery: Delivery,
+) -> None:
+    if not store.take_lease(entry, run_id, until, now):
+        return
+    record = store.get_alert(entry.alert_id)
+    if record is None:
+        return
+    try:
+        message_id = publisher.publish(record.document)
+    except Exception as exc:
+        delivery.failed += 1
+        logger.warning(
+            "publish failed; the alert stays in the outbox for the next run",
+            extra={"alert_id": record.alert_id, "error": type(exc).__name__},
+        )
+        store.release_lease(entry, run_id)
+        return
+    store.mark_sent(entry, message_id, clock())
+    delivery.sent += 1

@@ -63,6 +63,9 @@ class Recorded:
     alerted_jobs: set[str] = field(default_factory=set)
     # Reruns of failed inputs: started, refused (by the API), capped (the day's count reached).
     reruns: Counter[str] = field(default_factory=Counter)
+    # Whose decisions could not be recorded this run (a collector id, or "monitor" for its
+    # health): they stay owed, their jobs live, for the next run.
+    owed: set[str] = field(default_factory=set)
 
     def note(self, job_rules: Sequence[tuple[str, str]]) -> None:
         for job_id, rule in job_rules:

@@ -94,6 +94,7 @@ def emit_metrics(summary: RunSummary) -> None:
     metrics.add_metric(name="AlertsSent", unit=count, value=summary.alerts_sent)
     metrics.add_metric(name="AlertsSuppressed", unit=count, value=summary.alerts_suppressed)
     metrics.add_metric(name="AlertsFailed", unit=count, value=summary.alerts_failed)
+    metrics.add_metric(name="DecisionsOwed", unit=count, value=summary.decisions_owed)
     metrics.add_metric(name="ApiErrors", unit=count, value=sum(summary.read_errors.values()))
     metrics.add_metric(
         name="UnjudgeableAnswers", unit=count, value=sum(summary.unjudgeable.values())

@@ -20,6 +20,7 @@ from job_alerts.models import (
     Claim,
     CollectorMeta,
     ConflictError,
+    ContendedError,
     Health,
     JobRecord,
     JobRuleClaim,
@@ -71,6 +72,8 @@ from job_alerts.timeutil import iso
 _BATCH_GET_MAX = 100
 _BATCH_WRITE_MAX = 25
 _RERUN_CLAIM_ATTEMPTS = 3
+# A transaction cancelled for contention is sent again this many times in all, backing off.
+_TRANSACTION_ATTEMPTS = 4
 
 __all__ = ["OpCounter", "RerunClaim", "StateStore"]
 
@@ -96,10 +99,14 @@ class OpCounter:
 class StateStore:
     """All access to the state table. Methods map to the questions the monitor asks."""
 
-    def __init__(self, table_name: str, client: Any) -> None:
+    def __init__(
+        self, table_name: str, client: Any, *, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self.table = table_name
         self.client = client
         self.ops = OpCounter()
+        # How the store waits before trying a refused write again (a test passes a no-op).
+        self.sleep = sleep
 
     # ---- jobs -----------------------------------------------------------------------------
     def get_jobs(self, job_ids: Iterable[str]) -> dict[str, JobRecord]:
@@ -223,20 +230,33 @@ class StateStore:
         owner: str,
     ) -> None:
         """Atomically claim every decision and store the alert (plus its outbox entry when it is
-        to be sent). Raises ConflictError naming the claims another run already made."""
+        to be sent). Raises ConflictError naming the claims another run already made, and
+        ContendedError when DynamoDB kept cancelling it for other reasons (nothing written)."""
         ops = record_alert_items(
             self.table, record, claims, ttl_days=ttl_days, lease_until=lease_until, owner=owner
         )
-        try:
-            self.ops.writes += 1
-            self.ops.items_written += len(ops)
-            self.client.transact_write_items(TransactItems=ops)
-        except ClientError as exc:
-            if _code(exc) != "TransactionCanceledException":
-                raise
-            raise ConflictError(
-                "a decision was already claimed", refused_claims(exc, claims)
-            ) from None
+        reasons: list[str] = []
+        for attempt in range(_TRANSACTION_ATTEMPTS):
+            try:
+                self.ops.writes += 1
+                self.ops.items_written += len(ops)
+                self.client.transact_write_items(TransactItems=ops)
+                return
+            except ClientError as exc:
+                if _code(exc) != "TransactionCanceledException":
+                    raise
+                refused = refused_claims(exc, claims)
+                if refused:
+                    raise ConflictError("a decision was already claimed", refused) from None
+                reasons = _cancellation_codes(exc)
+            # Cancelled for a reason that claims nothing (a concurrent transaction on the same
+            # items, throttling): nothing was written, so sending it again cannot double it.
+            if attempt + 1 < _TRANSACTION_ATTEMPTS:
+                self._pause(attempt)
+        raise ContendedError(
+            f"recording alert {record.alert_id} was cancelled {_TRANSACTION_ATTEMPTS} times "
+            f"({', '.join(reasons) or 'no reason given'}); its decisions stay owed"
+        )
 
     def claim_rerun(self, claim: JobRuleClaim, collector_id: str, cap: int) -> RerunClaim:
         """Claim the rerun of a job, once ever, and count it against its collector's `cap` reruns
@@ -258,7 +278,7 @@ class StateStore:
                     return RerunClaim.CAPPED
                 # Cancelled for contention (another run's transaction on the same day's count):
                 # nothing was written, so trying again cannot double anything.
-                _backoff(attempt)
+                self._pause(attempt)
                 continue
             return RerunClaim.CLAIMED
         raise StateError(f"could not claim the rerun of {claim.job_id}: contended")
@@ -428,7 +448,7 @@ class StateStore:
                 for raw in response.get("Responses", {}).get(self.table, []):
                     yield from_attributes(raw)
                 request = response.get("UnprocessedKeys") or {}
-                attempt = _backoff(attempt) if request else 0
+                attempt = self._backoff(attempt) if request else 0
 
     def _query(self, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
         while True:
@@ -449,16 +469,23 @@ class StateStore:
                 self.ops.items_written += len(pending[self.table])
                 response = self.client.batch_write_item(RequestItems=pending)
                 pending = response.get("UnprocessedItems") or {}
-                attempt = _backoff(attempt) if pending else 0
+                attempt = self._backoff(attempt) if pending else 0
+
+    def _backoff(self, attempt: int) -> int:
+        """Wait before re-sending unprocessed batch items (DynamoDB asks callers to back off)."""
+        if attempt >= 8:
+            raise StateError("DynamoDB kept returning unprocessed items; giving up for this run")
+        self._pause(attempt)
+        return attempt + 1
+
+    def _pause(self, attempt: int) -> None:
+        self.sleep(min(0.05 * (2**attempt), 2.0))
 
 
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-def _backoff(attempt: int) -> int:
-    """Sleep before re-sending unprocessed batch items (DynamoDB asks callers to back off)."""
-    if attempt >= 8:
-        raise StateError("DynamoDB kept returning unprocessed items; giving up for this run")
-    time.sleep(min(0.05 * (2**attempt), 2.0))
-    return attempt + 1
+def _cancellation_codes(exc: ClientError) -> list[str]:
+    reasons = exc.response.get("CancellationReasons") or []
+    return sorted({str((r or {}).get("Code")) for r in reasons if (r or {}).get("Code") != "None"})

@@ -140,18 +140,18 @@ def rerun_claim_items(
 
 
 def refused_claims(exc: ClientError, claims: Sequence[Claim]) -> tuple[Claim, ...]:
-    """The claims a cancelled record_alert_items transaction says were already made."""
+    """The claims a cancelled record_alert_items transaction says were already made: only those
+    whose own condition failed. A cancellation for any other reason (another transaction on the
+    same items, throttling, a validation error) claimed nothing, so it names no claim; when the
+    alert's own item already exists (its condition failed), the same alert was recorded, with
+    every claim it carries."""
     reasons = exc.response.get("CancellationReasons") or []
-    failed = tuple(
-        claims[i]
-        for i, reason in enumerate(reasons)
-        if i < len(claims) and reason.get("Code") == "ConditionalCheckFailed"
+    codes = [str((reason or {}).get("Code") or "") for reason in reasons]
+    if len(codes) > len(claims) and codes[len(claims)] == "ConditionalCheckFailed":
+        return tuple(claims)
+    return tuple(
+        claims[i] for i, code in enumerate(codes[: len(claims)]) if code == "ConditionalCheckFailed"
     )
-    if not reasons or not failed:
-        # moto and DynamoDB both say which item failed; without that, treat the whole
-        # alert as contended so the caller reloads instead of guessing.
-        failed = tuple(claims)
-    return failed
 
 
 def mark_sent_items(

@@ -1,0 +1,142 @@
+"""Regression tests of issue 19's "never lost" defects that live in the record and publish
+stages, over moto server and the simulator: a transaction DynamoDB cancels for a reason that
+claims nothing, and a silence that hid an alarm ending."""
+
+from __future__ import annotations
+
+import pytest
+
+from job_alerts import factory
+from job_alerts.state import StateStore
+from local.clock import ManualClock
+from local.simulator import BrightDataSimulator
+from local.stack import LocalStack
+from tests.conftest import Configure
+from tests.integration.faults import TransactionCanceller
+from tests.support import Ledger, assert_consistent, failed_job, fast_monitor, sim_clock
+
+pytestmark = pytest.mark.integration
+
+COLLECTOR = "c_lost"
+ENV = {"MAX_FAILS": "100", "MIN_LINES": "0", "MIN_SUCCESS_RATE": "0.9"}
+LAMBDA_MS = 240_000
+
+World = tuple[BrightDataSimulator, LocalStack, ManualClock, Ledger]
+
+
+def lambda_time() -> int:
+    return LAMBDA_MS
+
+
+@pytest.fixture
+def world(configure: Configure, simulator: BrightDataSimulator, stack: LocalStack) -> World:
+    configure(**ENV)
+    simulator.add_collector(COLLECTOR, "lost-products")
+    return simulator, stack, sim_clock(simulator), Ledger(stack)
+
+
+def quiet_store() -> StateStore:
+    """The monitor's store, with backoff pauses that cost no time."""
+    store = factory.state_store(factory.settings())
+    store.sleep = lambda _seconds: None
+    return store
+
+
+# Cancellation reasons that claim nothing: another transaction on the same item, throttling,
+# a validation error, and a cancellation that gives no reasons at all.
+NOT_CLAIMED = ["TransactionConflict", "ThrottlingError", "ValidationError", None]
+
+
+@pytest.mark.parametrize("code", NOT_CLAIMED)
+def test_cancelled_transaction_is_retried_within_the_run(world: World, code: str | None) -> None:
+    sim, stack, clock, ledger = world
+    failed_job(sim, "j_fail1", collector=COLLECTOR)
+    # Given DynamoDB cancelling the next two transactions for a reason that is not a claim
+    store = quiet_store()
+    canceller = TransactionCanceller(store.client, code, times=2)
+    # When the monitor runs
+    summary = fast_monitor(clock, ledger=ledger, store=store, remaining_ms=lambda_time).run()
+    canceller.stop()
+    # Then the alert was recorded on a later attempt of the same run and sent, once
+    assert canceller.injected == 2
+    ledger.collect()
+    assert ledger.job_alerts() == {("job_failed", "j_fail1"): 1}
+    assert summary.decisions_owed == 0
+    assert_consistent(stack)
+
+
+@pytest.mark.parametrize("code", NOT_CLAIMED)
+def test_lasting_cancellation_leaves_the_decision_owed(world: World, code: str | None) -> None:
+    sim, stack, clock, ledger = world
+    failed_job(sim, "j_fail1", collector=COLLECTOR)
+    # Given DynamoDB cancelling every transaction for a reason that is not a claim
+    store = quiet_store()
+    canceller = TransactionCanceller(store.client, code)
+    # When the monitor runs
+    summary = fast_monitor(clock, ledger=ledger, store=store, remaining_ms=lambda_time).run()
+    # Then nothing was sent, the job stays live and not marked alerted, and the run says so
+    assert ledger.collect() == []
+    live = {r.job_id: r for r in store.live_jobs()}
+    assert set(live) == {"j_fail1"}
+    assert live["j_fail1"].alerted == []
+    assert summary.decisions_owed == 1
+    assert_consistent(stack)
+    # When DynamoDB takes transactions again, Then the next run sends the owed alert, once
+    canceller.stop()
+    for _ in range(3):
+        clock.advance(5)
+        fast_monitor(clock, ledger=ledger, remaining_ms=lambda_time).run()
+    ledger.collect()
+    assert ledger.job_alerts() == {("job_failed", "j_fail1"): 1}
+    ledger.verify_delivered()
+    assert_consistent(stack)
+
+
+def test_a_claim_whose_own_condition_failed_counts_as_taken(world: World) -> None:
+    sim, stack, clock, ledger = world
+    failed_job(sim, "j_fail1", collector=COLLECTOR)
+    # Given another run that already claimed the job's rule (its condition fails here)
+    store = quiet_store()
+    canceller = TransactionCanceller(store.client, "ConditionalCheckFailed", times=1)
+    # When the monitor runs, Then it re-plans without that claim (the other run sends it)
+    # instead of sending the same transaction again
+    summary = fast_monitor(clock, ledger=ledger, store=store, remaining_ms=lambda_time).run()
+    canceller.stop()
+    assert canceller.injected == 1
+    assert summary.decisions_owed == 0
+    ledger.collect()
+    assert ledger.job_alerts() == {}
+
+
+def test_a_failed_mark_of_sent_does_not_stop_the_run(world: World) -> None:
+    sim, stack, clock, ledger = world
+    failed_job(sim, "j_fail1", collector=COLLECTOR)
+    sim.add_collector("c_other", "other-products")
+    failed_job(sim, "j_fail2", collector="c_other")
+    # Given the state table refusing the first mark of an alert as sent
+    store = quiet_store()
+    original = store.mark_sent
+    refused = {"n": 0}
+
+    def mark_sent_once_refused(*args: object, **kwargs: object) -> None:
+        if not refused["n"]:
+            refused["n"] += 1
+            raise RuntimeError("DynamoDB refused the write")
+        original(*args, **kwargs)  # type: ignore[arg-type]
+
+    store.mark_sent = mark_sent_once_refused  # type: ignore[method-assign]
+    # When the monitor runs, Then it goes on: the other alert is sent, both jobs are persisted
+    summary = fast_monitor(clock, ledger=ledger, store=store, remaining_ms=lambda_time).run()
+    assert refused["n"] == 1
+    assert summary.alerts_sent == 1
+    assert summary.alerts_failed == 1
+    ledger.collect()
+    assert ledger.job_alerts() == {("job_failed", "j_fail1"): 1, ("job_failed", "j_fail2"): 1}
+    # When its lease has run out, Then the unmarked one goes out again with the same alert id
+    # (subscribers drop it by that id), and nothing else repeats
+    clock.advance(10)
+    fast_monitor(clock, ledger=ledger, remaining_ms=lambda_time).run()
+    ledger.collect()
+    repeated = [aid for aid, n in ledger.alert_ids().items() if n > 1]
+    assert len(repeated) == 1
+    assert_consistent(stack)
