@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -354,3 +355,91 @@ def test_stack_without_a_region_says_how_to_give_one(
     code, out, err = run_cli("--stack", "job-alerts", "history")
     assert (code, out) == (2, "")
     assert err.startswith("job-alerts: error: no AWS region: pass --region REGION")
+
+
+# ---- live job problems: red without being an alarm ---------------------------------------------
+def test_status_shows_a_job_stuck_in_the_queue_until_it_runs_and_settles(
+    monitor_env: Callable[..., None],
+    simulator: BrightDataSimulator,
+    clock: ManualClock,
+    run_cli: Run,
+) -> None:
+    # Given a job queued 90 minutes ago (the limit is 60), alerted by a run
+    queued_at = clock.now - timedelta(minutes=90)
+    simulator.add_job("j_queued", COLLECTOR, "queued", inputs=10, created=queued_at)
+    code, out, _ = run_cli("run", "--json")
+    assert (code, json.loads(out)["findings"]) == (0, {"stuck_queued": 1})
+    clock.advance(5)
+    # When status is asked
+    code, document = status_json(run_cli)
+    # Then it is red: the stuck job is named, with since when and for how long
+    assert (code, document["open"], document["open_alarms"]) == (1, True, [])
+    (problem,) = document["job_problems"]
+    assert (problem["job_id"], problem["collector_id"], problem["problem"]) == (
+        "j_queued",
+        COLLECTOR,
+        "stuck_queued",
+    )
+    assert problem["red"] is True
+    assert problem["since"].startswith("2026-11-29T04:30:00")
+    assert problem["for_minutes"] == 95
+    assert problem["detail"] == "still queued at the latest read; alerted stuck_queued"
+    assert (document["job_problems_total"], document["job_problems_red"]) == (1, 1)
+    code, out, _ = run_cli("status")
+    assert code == 1
+    assert "Job problems (1, 1 red):" in out
+    assert (
+        "j_queued  c_reviews  stuck_queued  RED since 2026-11-29 04:30:00Z, for 1 h 35 min" in out
+    )
+    # When it starts running and a run reads it / Then it is no longer stuck in the queue
+    simulator.advance("j_queued")
+    assert run_cli("run")[0] == 0
+    code, document = status_json(run_cli)
+    assert (code, document["job_problems"], document["jobs"]["live"]) == (0, [], 1)
+    # When it settles / Then it is gone altogether
+    clock.advance(5)
+    simulator.advance("j_queued", fails=0)
+    assert run_cli("run")[0] == 0
+    code, document = status_json(run_cli)
+    assert (code, document["job_problems"], document["jobs"]["live"]) == (0, [], 0)
+    assert "Job problems: none" in run_cli("status")[1]
+
+
+def test_status_shows_an_unreadable_job_and_turns_red_when_it_is_alerted(
+    monitor_env: Callable[..., None],
+    simulator: BrightDataSimulator,
+    clock: ManualClock,
+    run_cli: Run,
+) -> None:
+    # Given a running job whose log is always an HTML page, read once
+    simulator.add_job("j_odd", COLLECTOR, "running", inputs=100, success=10, fails=0, lines=10)
+    simulator.inject("log", "html", times=None, job_id="j_odd")
+    run_cli("run")
+    # When status is asked / Then the job is shown, not red yet (not alerted yet)
+    code, document = status_json(run_cli)
+    (problem,) = document["job_problems"]
+    assert (code, problem["job_id"], problem["problem"], problem["red"]) == (
+        0,
+        "j_odd",
+        "job_unreadable",
+        False,
+    )
+    assert problem["detail"] == "html: 1 read in a row could not be judged; red after 3"
+    # When two more reads fail and the job is alerted / Then it is red
+    for _ in range(2):
+        clock.advance(5)
+        run_cli("run")
+    code, document = status_json(run_cli)
+    (problem,) = document["job_problems"]
+    assert (code, problem["red"], document["job_problems_red"]) == (1, True, 1)
+    assert problem["detail"] == "html: 3 reads in a row could not be judged"
+    code, out, _ = run_cli("status")
+    assert (
+        "j_odd  c_reviews  job_unreadable  RED  html: 3 reads in a row could not be judged" in out
+    )
+    # When it can be read again / Then it is no problem any more
+    simulator.clear_faults()
+    clock.advance(5)
+    run_cli("run")
+    code, document = status_json(run_cli)
+    assert (code, document["job_problems"]) == (0, [])

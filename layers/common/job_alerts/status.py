@@ -1,6 +1,7 @@
 """What is red right now, read from the state table: the monitor's last run and health, open
-alarms per collector, silences, live jobs and alerts not yet published. Also where a run leaves
-its record (one item per table, overwritten by each run).
+alarms per collector, silences, live jobs and their problems (stuck after an alert, unreadable),
+and alerts not yet published. Also where a run leaves its record (one item per table, overwritten
+by each run).
 
 The queries go through StateStore's public methods; the run record is the one item kept here,
 because the store has no place for it yet (state.py is being split; it moves there after)."""
@@ -13,11 +14,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from job_alerts.decide import JOB_UNREADABLE, UNREADABLE_AFTER
+from job_alerts.history import EMPTY_HISTORY
+from job_alerts.joblog import JobLog, JobLogError, JobStatus
 from job_alerts.models import AlarmState, HealthState
+from job_alerts.rules import Rule, Verdict, spec_for
 from job_alerts.timeutil import iso, parse_iso
 
 if TYPE_CHECKING:
-    from job_alerts.models import RuleAlarm
+    from job_alerts.models import JobRecord, RuleAlarm
     from job_alerts.monitor import RunSummary
     from job_alerts.state import StateStore
 
@@ -114,6 +119,31 @@ class OpenAlarm:
 
 
 @dataclass(frozen=True)
+class JobProblem:
+    """A live job that is red without being an alarm: still stuck after its stuck alert, or
+    whose answers cannot be judged (red from the read that alerts it, UNREADABLE_AFTER)."""
+
+    job_id: str
+    collector_id: str | None
+    problem: str  # stuck_queued | stuck_running | job_unreadable
+    red: bool
+    detail: str
+    since: datetime | None = None
+    for_minutes: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "collector_id": self.collector_id,
+            "problem": self.problem,
+            "red": self.red,
+            "since": iso(self.since) if self.since else None,
+            "for_minutes": self.for_minutes,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
 class UnsentAlert:
     alert_id: str
     created_at: datetime | None
@@ -171,6 +201,12 @@ class StateStatus:
     live_jobs: int
     live_jobs_by_source: Mapping[str, int] = field(default_factory=dict)
     unsent: tuple[UnsentAlert, ...] = ()
+    # Every problem of the live set, red first, then oldest first; the CLI caps what it shows.
+    job_problems: tuple[JobProblem, ...] = ()
+
+    @property
+    def red_job_problems(self) -> int:
+        return sum(problem.red for problem in self.job_problems)
 
 
 def _is_open(alarm: RuleAlarm) -> bool:
@@ -199,6 +235,74 @@ def _opening_entries(store: StateStore, collectors: Iterable[str]) -> dict[tuple
             if entry.get("kind") in ("ALARM", "REMINDER"):
                 found.setdefault((record.collector_id, entry.get("rule")), entry)
     return found
+
+
+_STUCK_RULES = (Rule.STUCK_QUEUED, Rule.STUCK_RUNNING)
+
+
+def _stuck(record: JobRecord, job: JobLog, rule: Rule, now: datetime) -> JobProblem | None:
+    """The job, alerted for `rule`, if its last read still shows it queued (or running).
+    The rule's own judge with no allowance says so: BREACH while the job is in that state at
+    all. The limit already spoke when the job was alerted, and a job below it was not alerted
+    (so is not red); status reads no thresholds, which with --stack it may not even know."""
+    judge = spec_for(rule).judge
+    assert judge is not None  # both stuck rules are job rules
+    result = judge(job, 0, now, EMPTY_HISTORY)
+    if result.verdict is not Verdict.BREACH or result.finding is None:
+        return None
+    since = job.created if rule is Rule.STUCK_QUEUED else job.started
+    doing = "queued"
+    if rule is Rule.STUCK_RUNNING:
+        doing = "paused" if job.status is JobStatus.PAUSED else "running"
+    return JobProblem(
+        job_id=record.job_id,
+        collector_id=record.collector_id or job.collector_id,
+        problem=rule.value,
+        red=True,
+        # The record is rewritten whenever a read shows another status, so it is the latest.
+        detail=f"still {doing} at the latest read; alerted {rule.value}",
+        since=since,
+        for_minutes=float(result.finding.observed or 0),
+    )
+
+
+def _unreadable(record: JobRecord) -> JobProblem:
+    reads = record.unreadable_reads
+    red = reads >= UNREADABLE_AFTER
+    return JobProblem(
+        job_id=record.job_id,
+        collector_id=record.collector_id,
+        problem=JOB_UNREADABLE,
+        red=red,
+        detail=(
+            f"{record.unreadable_reason or 'unknown'}: {reads} read{'s' if reads != 1 else ''} "
+            "in a row could not be judged" + ("" if red else f"; red after {UNREADABLE_AFTER}")
+        ),
+    )
+
+
+def job_problems(live: Iterable[JobRecord], now: datetime) -> list[JobProblem]:
+    """What the live jobs' records say is wrong with them now, from what each record holds (its
+    last read, the rules it was alerted for, its unreadable reads): no call to Bright Data.
+    Red first, then oldest first."""
+    problems: list[JobProblem] = []
+    for record in live:
+        if record.unreadable_reads > 0:
+            problems.append(_unreadable(record))
+        alerted = [rule for rule in _STUCK_RULES if rule.value in record.alerted]
+        if not alerted or record.log is None:
+            continue
+        try:
+            job = JobLog.from_dict(record.log)
+        except JobLogError:
+            continue  # a stored log that no longer rebuilds says nothing about now
+        for rule in alerted:
+            stuck = _stuck(record, job, rule, now)
+            if stuck is not None:
+                problems.append(stuck)
+    return sorted(
+        problems, key=lambda p: (not p.red, p.since is None, p.since or now, p.job_id, p.problem)
+    )
 
 
 def read_status(store: StateStore, now: datetime, watched: Iterable[str] = ()) -> StateStatus:
@@ -255,4 +359,5 @@ def read_status(store: StateStore, now: datetime, watched: Iterable[str] = ()) -
         live_jobs=len(live),
         live_jobs_by_source=dict(Counter(job.source for job in live)),
         unsent=tuple(unsent),
+        job_problems=tuple(job_problems(live, now)),
     )

@@ -1,6 +1,7 @@
 """`job-alerts status`: what is red right now. The monitor's health and last run, open alarms per
-collector, silences, live jobs and unsent alerts; with --stack also the Slack dead-letter queue
-and the stack's CloudWatch alarms. Exit 0 when nothing is open, 1 when something is."""
+collector, live job problems (stuck after an alert, unreadable), silences, live jobs and unsent
+alerts; with --stack also the Slack dead-letter queue and the stack's CloudWatch alarms. Exit 0
+when nothing is open, 1 when something is."""
 
 from __future__ import annotations
 
@@ -12,19 +13,22 @@ from job_alerts.cli.output import EXIT_FINDINGS, EXIT_OK, print_json, safe, show
 
 if TYPE_CHECKING:
     from job_alerts.cli.app import AddCommand
-    from job_alerts.status import OpenAlarm, StateStatus
+    from job_alerts.status import JobProblem, OpenAlarm, StateStatus
 
 STATUS_SCHEMA_VERSION = 1
+# Job problems listed, red first (a busy account can have many; the counts say how many).
+JOB_PROBLEMS_SHOWN = 20
 
 
 def register(command: AddCommand) -> None:
     status = command(
         "status",
         cmd_status,
-        "Show what is red now: monitor health and last run, open alarms per collector, "
-        "silences, live jobs and unsent alerts (with --stack also the Slack dead-letter queue "
-        "and the stack's CloudWatch alarms). Exit 0 when nothing is open, 1 when an alarm is "
-        "open or the monitor is degraded.",
+        "Show what is red now: monitor health and last run, open alarms per collector, live "
+        "jobs still stuck after their alert or unreadable, silences, live jobs and unsent "
+        "alerts (with --stack also the Slack dead-letter queue and the stack's CloudWatch "
+        "alarms). Exit 0 when nothing is open, 1 when an alarm is open, a job problem is red "
+        "or the monitor is degraded.",
     )
     status.add_argument("--json", action="store_true", help="print one JSON document")
 
@@ -56,12 +60,16 @@ def status_document(state: StateStatus, stack: dict[str, Any] | None) -> dict[st
     from job_alerts.timeutil import iso
 
     stack_alarms_open = [a for a in (stack or {}).get("alarms", []) if a["state"] == "ALARM"]
+    is_open = state.open_alarms or state.red_job_problems or state.monitor.degraded
     return {
         "schema_version": STATUS_SCHEMA_VERSION,
         "checked_at": iso(state.checked_at),
-        "open": bool(state.open_alarms or state.monitor.degraded or stack_alarms_open),
+        "open": bool(is_open or stack_alarms_open),
         "monitor": state.monitor.to_dict(),
         "open_alarms": [alarm.to_dict() for alarm in state.open_alarms],
+        "job_problems": [p.to_dict() for p in state.job_problems[:JOB_PROBLEMS_SHOWN]],
+        "job_problems_total": len(state.job_problems),
+        "job_problems_red": state.red_job_problems,
         "silences": [silence.to_dict() for silence in state.silences],
         "jobs": {"live": state.live_jobs, "live_by_source": dict(state.live_jobs_by_source)},
         "unsent_alerts": [alert.to_dict() for alert in state.unsent],
@@ -127,6 +135,31 @@ def _print_alarms(state: StateStatus) -> None:
             print(f"    {' · '.join(details)}")
 
 
+def _job_problem_line(problem: JobProblem) -> str:
+    from job_alerts.alerts.wording import format_duration
+
+    line = (
+        f"  {safe(problem.job_id, 80)}  {safe(problem.collector_id or '?', 80)}  "
+        f"{problem.problem}  {'RED' if problem.red else 'not red yet'}"
+    )
+    if problem.since is None:
+        return f"{line}  {safe(problem.detail)}"
+    took = f", for {format_duration(problem.for_minutes * 60)}" if problem.for_minutes else ""
+    return f"{line} since {show_time(problem.since)}{took}\n    {safe(problem.detail)}"
+
+
+def _print_job_problems(state: StateStatus) -> None:
+    problems = state.job_problems
+    if not problems:
+        print("Job problems: none")
+        return
+    print(f"Job problems ({len(problems)}, {state.red_job_problems} red):")
+    for problem in problems[:JOB_PROBLEMS_SHOWN]:
+        print(_job_problem_line(problem))
+    if len(problems) > JOB_PROBLEMS_SHOWN:
+        print(f"  … and {len(problems) - JOB_PROBLEMS_SHOWN} more")
+
+
 def _print_stack(stack: dict[str, Any]) -> None:
     queue = stack["slack_dead_letter_queue"]
     if queue is None:
@@ -142,6 +175,7 @@ def _print_stack(stack: dict[str, Any]) -> None:
 def _print_status(state: StateStatus, stack: dict[str, Any] | None, is_open: bool) -> None:
     _print_monitor(state)
     _print_alarms(state)
+    _print_job_problems(state)
     if state.silences:
         print(f"Silences ({len(state.silences)}):")
         for silence in state.silences:
