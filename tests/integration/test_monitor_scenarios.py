@@ -333,9 +333,12 @@ def test_monitor_expired_job_is_forgotten(world) -> None:
     sim.add_job("j_run1", COLLECTOR, "running", inputs=10, success=1, fails=0, lines=1)
     make_monitor(clock).run()
     sim.remove_job("j_run1")
-    clock.advance(5)
-    summary = make_monitor(clock).run()
-    assert summary.jobs_expired == 1
+    # One 404 may be a glitch: the job expires on the third, 30 minutes after the first.
+    expired = []
+    for _ in range(3):
+        clock.advance(15)
+        expired.append(make_monitor(clock).run().jobs_expired)
+    assert expired == [0, 0, 1]
     sim.reset_counts()
     clock.advance(5)
     make_monitor(clock).run()

@@ -58,6 +58,10 @@ class JobRecord:
     unreadable_reason: str | None = None
     # The job whose failed inputs this job reruns (a rerun is never rerun itself).
     rerun_of: str | None = None
+    # Reads answering 404 since the last good read, and when the first of them was: a 404 for a
+    # job Bright Data still keeps is a glitch, so one alone does not expire the job.
+    not_found_reads: int = 0
+    first_not_found: datetime | None = None
 
     @property
     def live_sort_key(self) -> str:

@@ -385,6 +385,35 @@ def unreadable_jobs(outcomes: Sequence[ReadOutcome]) -> dict[str, UnreadableJob]
     return found
 
 
+# A 404 for a job Bright Data still keeps is a glitch (it was listed or read as running minutes
+# ago): a job expires only after this many reads answering 404 since its last good read, the
+# first and the last at least this far apart...
+EXPIRE_AFTER_NOT_FOUND_READS = 3
+EXPIRE_AFTER_NOT_FOUND_FOR = timedelta(minutes=30)
+# ...or on a 404 once it is older than Bright Data keeps a job: batch (j_) and real-time (vj_).
+BATCH_JOB_RETENTION = timedelta(days=16)
+REAL_TIME_JOB_RETENTION = timedelta(days=7)
+
+
+def gone_for_good(record: JobRecord, now: datetime) -> bool:
+    """Whether a job whose reads answered 404 (`not_found_reads` of them, this one counted) is
+    expired: the 404s repeated over time, or the job past its retention. Its age runs from its
+    log's `created` when known, else from when it was first seen."""
+    first = record.first_not_found or now
+    if (
+        record.not_found_reads >= EXPIRE_AFTER_NOT_FOUND_READS
+        and now - first >= EXPIRE_AFTER_NOT_FOUND_FOR
+    ):
+        return True
+    try:
+        created = parse_moment((record.log or {}).get("created"))
+    except ValueError:
+        created = None
+    born = min(record.first_seen, created) if created else record.first_seen
+    real_time = record.job_id.startswith("vj_")
+    return now - born > (REAL_TIME_JOB_RETENTION if real_time else BATCH_JOB_RETENTION)
+
+
 def persist(
     store: StateStore,
     outcomes: Sequence[ReadOutcome],
@@ -395,7 +424,8 @@ def persist(
 ) -> tuple[int, int]:
     """Persist stage: write the jobs whose state changed (unchanged jobs cost no write). A settled
     job leaves the live set only once its collector's decisions are recorded; a job that could
-    not be judged stays live, its count of such reads in a row kept. Returns (settled,
+    not be judged stays live, its count of such reads in a row kept; a job answering 404 stays
+    live, its 404s counted, until it is gone for good (then it expires). Returns (settled,
     expired)."""
     changed: list[JobRecord] = []
     settled = expired = 0
@@ -403,8 +433,11 @@ def persist(
         record = outcome.record
         new_alerts = recorder.result.claimed.get(record.job_id, set())
         if isinstance(outcome.error, NotFound):
-            record.expired = True
-            expired += 1
+            record.not_found_reads += 1
+            record.first_not_found = record.first_not_found or now
+            if gone_for_good(record, now):
+                record.expired = True
+                expired += 1
             changed.append(record)
             continue
         gone = unreadable.get(record.job_id)
@@ -424,10 +457,13 @@ def persist(
             and not new_alerts
             and may_settle == record.settled
             and not record.unreadable_reads
+            and not record.not_found_reads
         ):
             continue  # unchanged: no write
         record.unreadable_reads = 0
         record.unreadable_reason = None
+        record.not_found_reads = 0
+        record.first_not_found = None
         record.fingerprint = fingerprint
         record.status = job.status.value
         record.collector_id = record.collector_id or job.collector_id

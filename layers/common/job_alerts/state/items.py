@@ -127,6 +127,8 @@ def job_item(record: JobRecord) -> dict[str, Any]:
         "unreadable_reads": record.unreadable_reads or None,
         "unreadable_reason": record.unreadable_reason,
         "rerun_of": record.rerun_of,
+        "not_found_reads": record.not_found_reads or None,
+        "first_not_found": iso(record.first_not_found) if record.first_not_found else None,
     }
     item.update({k: v for k, v in optional.items() if v is not None})
     if not record.settled and not record.expired:
@@ -162,6 +164,8 @@ def job_record(item: dict[str, Any]) -> JobRecord:
         unreadable_reads=int(item.get("unreadable_reads", 0)),
         unreadable_reason=item.get("unreadable_reason"),
         rerun_of=item.get("rerun_of"),
+        not_found_reads=int(item.get("not_found_reads", 0)),
+        first_not_found=parse_iso(item.get("first_not_found")),
     )
 
 
