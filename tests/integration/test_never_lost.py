@@ -4,16 +4,26 @@ claims nothing, and a silence that hid an alarm ending."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from job_alerts import factory
+from job_alerts.models import Silence
 from job_alerts.state import StateStore
 from local.clock import ManualClock
 from local.simulator import BrightDataSimulator
 from local.stack import LocalStack
 from tests.conftest import Configure
 from tests.integration.faults import TransactionCanceller
-from tests.support import Ledger, assert_consistent, failed_job, fast_monitor, sim_clock
+from tests.support import (
+    Ledger,
+    assert_consistent,
+    bad_job,
+    failed_job,
+    fast_monitor,
+    sim_clock,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -140,3 +150,106 @@ def test_a_failed_mark_of_sent_does_not_stop_the_run(world: World) -> None:
     repeated = [aid for aid, n in ledger.alert_ids().items() if n > 1]
     assert len(repeated) == 1
     assert_consistent(stack)
+
+
+# ---- an alarm opened during a silence ---------------------------------------------------------
+RATE = "success_rate_below_min"
+
+
+def run(world: World, minutes: float = 5) -> None:
+    sim, stack, clock, ledger = world
+    clock.advance(minutes)
+    fast_monitor(clock, ledger=ledger, remaining_ms=lambda_time).run()
+    ledger.collect()
+
+
+def silenced_alarm(world: World, hours: float = 2) -> Silence:
+    """The collector silenced, then an alarm opening under the silence (kept SUPPRESSED)."""
+    sim, stack, clock, ledger = world
+    silence = Silence(COLLECTOR, clock() + timedelta(hours=hours), "deploy", created_by="ops")
+    factory.state_store(factory.settings()).silence(silence)
+    bad_job(sim, "j_bad1", collector=COLLECTOR)
+    run(world, 0)
+    assert ledger.messages == []
+    return silence
+
+
+def test_an_alarm_opened_during_a_silence_is_announced_when_it_expires(world: World) -> None:
+    sim, stack, clock, ledger = world
+    silence = silenced_alarm(world)
+    # While the silence lasts, nothing is told
+    run(world, 60)
+    assert ledger.messages == []
+    # When it has expired and the alarm is still open
+    clock.now = silence.until
+    run(world, 1)
+    # Then the alarm is announced once, saying it opened during the silence
+    assert ledger.kinds(RATE) == ["ALARM"]
+    [entry] = ledger.messages[0]["doc"]["entries"]
+    assert "opened while the collector was silenced by ops (deploy) until" in entry["message"]
+    assert entry["since"] is not None
+    # And never again
+    run(world)
+    run(world)
+    assert ledger.kinds(RATE) == ["ALARM"]
+    assert_consistent(stack)
+
+
+def test_an_alarm_hidden_by_a_removed_silence_is_announced_by_the_next_run(
+    world: World,
+) -> None:
+    sim, stack, clock, ledger = world
+    silenced_alarm(world, hours=24)
+    # When the silence is removed early
+    factory.state_store(factory.settings()).unsilence(COLLECTOR, clock())
+    run(world)
+    # Then the next run announces the alarm, once
+    assert ledger.kinds(RATE) == ["ALARM"]
+    run(world)
+    assert ledger.kinds(RATE) == ["ALARM"]
+
+
+def test_an_extended_silence_keeps_the_alarm_hidden_until_its_new_end(world: World) -> None:
+    sim, stack, clock, ledger = world
+    first = silenced_alarm(world, hours=1)
+    store = factory.state_store(factory.settings())
+    longer = Silence(COLLECTOR, first.until + timedelta(hours=2), "deploy, longer")
+    store.silence(longer)
+    # When the first end passes, Then nothing is told: the collector is still silenced
+    clock.now = first.until
+    run(world, 1)
+    assert ledger.messages == []
+    # When the new end passes, Then the alarm is announced once
+    clock.now = longer.until
+    run(world, 1)
+    run(world)
+    assert ledger.kinds(RATE) == ["ALARM"]
+
+
+def test_an_alarm_that_closed_during_the_silence_is_not_announced(world: World) -> None:
+    sim, stack, clock, ledger = world
+    silence = silenced_alarm(world)
+    # Given the collector healthy again while still silenced (its RESOLVED is suppressed too;
+    # the full listing pass finds the new job)
+    sim.add_job("j_ok1", COLLECTOR, "done", inputs=100, success=100, fails=0, lines=100)
+    run(world, 35)
+    # When the silence ends, Then nothing is told: nothing is open
+    clock.now = silence.until
+    run(world, 1)
+    run(world)
+    assert ledger.messages == []
+
+
+def test_a_hidden_alarm_that_closes_after_the_silence_says_when_it_opened(world: World) -> None:
+    sim, stack, clock, ledger = world
+    silence = silenced_alarm(world)
+    # When the silence has ended and the collector is healthy again before any run saw it open
+    clock.now = silence.until
+    sim.add_job("j_ok1", COLLECTOR, "done", inputs=100, success=100, fails=0, lines=100)
+    run(world, 1)
+    # Then one message tells both: it was open (since when, under which silence), and is over
+    assert ledger.kinds(RATE) == ["RESOLVED"]
+    [entry] = ledger.messages[0]["doc"]["entries"]
+    assert "while the collector was silenced until" in entry["message"]
+    run(world)
+    assert ledger.kinds(RATE) == ["RESOLVED"]

@@ -85,6 +85,9 @@ class RuleAlarm:
     last_notified: datetime | None = None
     alarm_jobs: list[str] = field(default_factory=list)
     exists: bool = False
+    # The silence its opening was told under (kept as SUPPRESSED): while the alarm stays open,
+    # it is announced once that silence has ended.
+    hidden_by: Silence | None = None
 
     def copy(self) -> RuleAlarm:
         return replace(
@@ -101,6 +104,9 @@ class Health:
     version: int = 0
     live_cursor: str | None = None  # sort key of the last live job read: the next run starts after
     detail: str | None = None
+    # When the earliest silence that hid an alarm's opening ends (or was removed): from then on,
+    # a run looks for open alarms still unannounced. None: no alarm is hidden.
+    hidden_due: datetime | None = None
 
 
 @dataclass(frozen=True)

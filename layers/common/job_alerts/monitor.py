@@ -31,7 +31,14 @@ from job_alerts.decide import (
 from job_alerts.discovery import discover
 from job_alerts.history import History
 from job_alerts.joblog import JobLog
-from job_alerts.models import ConflictError, HealthState, JobRecord
+from job_alerts.models import (
+    ConflictError,
+    Health,
+    HealthState,
+    JobRecord,
+    RuleAlarm,
+    Silence,
+)
 from job_alerts.observability import logger
 from job_alerts.publish import Publisher, deliver_outbox
 from job_alerts.reading import ReadOutcome, read_jobs, reading_order
@@ -157,8 +164,16 @@ class Monitor:
             read = [(o.record, o.job) for o in reading.outcomes if o.job is not None]
             judgement = judge_jobs(read, self.thresholds_for, now, self._baselines(read))
             activity = judge_activity(found.cadence, self.thresholds_for, now)
+            hidden_due = health.hidden_due is not None and health.hidden_due <= now
             recorded = self._decide_and_record(
-                judgement, activity, found.new_activity, unreadable, found.names, recorder, now
+                judgement,
+                activity,
+                found.new_activity,
+                unreadable,
+                found.names,
+                recorder,
+                now,
+                hidden_due=hidden_due,
             )
             summary.findings, summary.collectors = _findings(judgement, activity)
             if not dry_run:
@@ -167,6 +182,7 @@ class Monitor:
                 )
                 summary.jobs_settled, summary.jobs_expired = persisted
                 self._save_baselines(judgement.histories, recorded)
+                self._settle_hidden_due(health, recorder, now)
         if not dry_run:
             self._publish(summary, own_only=True)
             if reading.cursor != health.live_cursor:
@@ -228,16 +244,19 @@ class Monitor:
         names: dict[str, str],
         recorder: Recorder,
         now: datetime,
+        *,
+        hidden_due: bool = False,
     ) -> set[str]:
-        """Decide and record per collector. Returns the collectors whose decisions are safely
-        recorded (their settled jobs may leave the live set)."""
+        """Decide and record per collector (with `hidden_due`, every collector with an open
+        alarm too: a silence that hid one may have ended). Returns the collectors whose
+        decisions are safely recorded (their settled jobs may leave the live set)."""
         by_collector: dict[str, Sequence[JudgedJob]] = dict(judgement.by_collector)
         unreadable_by: dict[str, list[UnreadableJob]] = {}
         for gone in unreadable.values():
             cid = gone.record.collector_id or "unknown"
             unreadable_by.setdefault(cid, []).append(gone)
             by_collector.setdefault(cid, [])
-        for cid in self._owed_decisions(activity, new_activity):
+        for cid in self._owed_decisions(activity, new_activity, hidden_due):
             by_collector.setdefault(cid, [])
         every_job = self.settings.alert_mode is AlertMode.EVERY_JOB
         recorded: set[str] = set()
@@ -246,6 +265,7 @@ class Monitor:
             def plan(cid: str = cid, judged: Sequence[JudgedJob] = judged) -> Decision:
                 wide = activity.get(cid, ())
                 alarms = {} if every_job and not wide else self.store.get_alarms(cid)
+                silence = self._silence_over_hidden(cid, alarms, recorder, now)
                 return decide_collector(
                     cid,
                     names.get(cid),
@@ -256,6 +276,7 @@ class Monitor:
                     claimed=recorder.result.claimed,
                     unreadable=unreadable_by.get(cid, ()),
                     activity=wide,
+                    silence=silence,
                 )
 
             try:
@@ -300,19 +321,47 @@ class Monitor:
         except Exception:
             logger.exception("rerunning failed inputs failed", extra={"collector": cid})
 
+    def _silence_over_hidden(
+        self, cid: str, alarms: dict[str, RuleAlarm], recorder: Recorder, now: datetime
+    ) -> Silence | None:
+        """The silence in force for a collector with an alarm whose opening a silence hid (one
+        read, only then); while one is, the run notes when it ends, to look again then."""
+        if not any(alarm.hidden_by is not None for alarm in alarms.values()):
+            return None
+        silence = self.store.active_silence(cid, now)
+        if silence is not None:
+            recorder.result.hidden_until.add(silence.until)
+        return silence
+
+    def _settle_hidden_due(self, health: Health, recorder: Recorder, now: datetime) -> None:
+        """After a run that looked for alarms a silence hid: note when to look next (the earliest
+        silence still hiding one), or that none is left. Kept as it is while some collector's
+        decisions are owed, so the next run looks again."""
+        if health.hidden_due is None or health.hidden_due > now or recorder.result.owed:
+            return
+        due = min(recorder.result.hidden_until, default=None)
+        try:
+            self.store.settle_hidden_due(health, due)
+        except Exception:
+            logger.exception("noting when to look for hidden alarms failed; the next run looks")
+
     def _owed_decisions(
-        self, activity: dict[str, tuple[RuleResult, ...]], new_activity: set[str]
+        self,
+        activity: dict[str, tuple[RuleResult, ...]],
+        new_activity: set[str],
+        hidden_due: bool = False,
     ) -> set[str]:
         """Collectors with no job to judge that may still owe a message: a collector-wide rule
         breached (an alarm to open), or an open alarm (a reminder; or a silence to resolve,
-        which only a collector that started a job since its last listing can end). One query
-        of the open alarms, only when it can matter: a quiet run makes none."""
+        which only a collector that started a job since its last listing can end; or, with
+        `hidden_due`, an alarm a silence hid to announce). One query of the open alarms, only
+        when it can matter: a quiet run makes none."""
         owed = {cid for cid, results in activity.items() if _breached(results)}
         reminders = bool(self.settings.repeat_after_minutes)
         resumed = {cid for cid in new_activity if not _breached(activity.get(cid, ()))}
-        if reminders or resumed:
+        if reminders or resumed or hidden_due:
             open_alarms = self.store.collectors_with_open_alarms()
-            owed |= open_alarms if reminders else open_alarms & resumed
+            owed |= open_alarms if reminders or hidden_due else open_alarms & resumed
         return owed
 
     def _recorder(self, dry_run: bool) -> Recorder:

@@ -35,6 +35,7 @@ from job_alerts.models import (
     ConflictError,
     JobRecord,
     JobRuleClaim,
+    Silence,
 )
 from job_alerts.observability import logger
 from job_alerts.remediation import RERUN, RerunRequest, rerun_refused, rerun_started
@@ -66,6 +67,8 @@ class Recorded:
     # Whose decisions could not be recorded this run (a collector id, or "monitor" for its
     # health): they stay owed, their jobs live, for the next run.
     owed: set[str] = field(default_factory=set)
+    # When each silence that still hides an alarm's opening ends (the next look for them).
+    hidden_until: set[datetime] = field(default_factory=set)
 
     def note(self, job_rules: Sequence[tuple[str, str]]) -> None:
         for job_id, rule in job_rules:
@@ -250,6 +253,7 @@ class Recorder:
             silence = self.store.active_silence(decision.collector_id, now)
         errors = self._error_details(decision) if error_details else {}
         for alert, claims in build_alerts(decision, errors, now):
+            hidden = _hide_openings(alert, claims, silence) if silence else False
             document = to_document(alert)
             status = AlertStatus.SUPPRESSED if silence else AlertStatus.PENDING
             record = AlertRecord(
@@ -272,6 +276,10 @@ class Recorder:
             self.result.note([(c.job_id, c.rule) for c in claims if isinstance(c, JobRuleClaim)])
             if silence:
                 self.result.suppressed += 1
+                if hidden:
+                    # Once the silence ends, a run looks for the alarm and announces it if open.
+                    self.store.hidden_alarm_due(silence.until)
+                    self.result.hidden_until.add(silence.until)
             else:
                 self.result.alerted_jobs.update(
                     job_id
@@ -296,6 +304,17 @@ class Recorder:
                 continue
             details[job_id] = summarize_errors(errors)
         return details
+
+
+def _hide_openings(alert: Alert, claims: Sequence[Claim], silence: Silence) -> bool:
+    """Mark each alarm this suppressed alert opens as hidden by the silence (it is written with
+    the alert), so that it is announced when the silence ends; True when there was one."""
+    hidden = False
+    for entry, claim in zip(alert.entries, claims, strict=True):
+        if entry.kind is AlertKind.ALARM and isinstance(claim, AlarmClaim):
+            claim.alarm.hidden_by = silence
+            hidden = True
+    return hidden
 
 
 def summarize_errors(errors: Sequence[dict[str, Any]]) -> ErrorSummary:

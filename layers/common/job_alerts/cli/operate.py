@@ -217,7 +217,8 @@ def cmd_silence(args: argparse.Namespace) -> int:
     )
     print(
         f"{args.collector_id} silenced for {show_duration(args.duration)}, "
-        f"until {show_time(until)}: its alerts are recorded as SUPPRESSED, not sent"
+        f"until {show_time(until)}: its alerts are recorded as SUPPRESSED, not sent; an alarm "
+        "that opens meanwhile and is still open when the silence ends is announced then"
     )
     return EXIT_OK
 
@@ -226,7 +227,7 @@ def cmd_unsilence(args: argparse.Namespace) -> int:
     from job_alerts import factory
 
     cfg = load_settings(args)
-    removed = factory.state_store(cfg).unsilence(args.collector_id)
+    removed = factory.state_store(cfg).unsilence(args.collector_id, factory.clock()())
     print(f"{args.collector_id}: " + ("silence ended" if removed else "was not silenced"))
     return EXIT_OK
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from job_alerts.alerts import AlertEntry, AlertKind
+from job_alerts.alerts.wording import show_time
 from job_alerts.config import AlertMode, Settings
 from job_alerts.decide.judging import JudgedJob
 from job_alerts.joblog import JobLog
@@ -20,6 +21,7 @@ from job_alerts.models import (
     JobRecord,
     JobRuleClaim,
     RuleAlarm,
+    Silence,
 )
 from job_alerts.remediation import rerun_settled
 from job_alerts.rules import (
@@ -75,12 +77,14 @@ def decide_collector(
     claimed: Mapping[str, set[str]] | None = None,
     unreadable: Sequence[UnreadableJob] = (),
     activity: Sequence[RuleResult] = (),
+    silence: Silence | None = None,
 ) -> Decision:
     """One collector's decisions. `alarms` is its stored alarm state by rule (in every_job mode
     only the collector-wide rules keep one); `claimed` the job rules already claimed during this
     run (job id -> rules), on top of what each job's record says was alerted before;
     `unreadable` its jobs whose answer could not be judged this run; `activity` the results of
-    its collector-wide rules (judge_activity)."""
+    its collector-wide rules (judge_activity); `silence` the collector's silence in force now,
+    if any (an alarm whose opening a silence hid is announced once none is)."""
     decision = Decision(collector_id, collector_name)
     every_job = settings.alert_mode is AlertMode.EVERY_JOB
     current = {
@@ -108,6 +112,7 @@ def decide_collector(
         _transition(decision, alarm, version, window.breaching(alarm.rule), settings, now)
     for result in activity:
         _activity_transition(decision, window, result, now)
+    _announce_hidden(decision, window, silence, now)
     # Reminders for alarms that stayed open with nothing new to judge this run.
     for rule_name, alarm in current.items():
         if rule_name not in window.touched:
@@ -368,7 +373,7 @@ def _transition(
             # As severe as the alarm it ends: whoever was told of the alarm (an email filtered
             # by severity, say) hears that it is over.
             severity=RULE_SEVERITY[rule],
-            message=_resolved_message(rule, ok_jobs, settings.alarm_window),
+            message=_resolved_message(rule, ok_jobs, settings.alarm_window) + hidden_note(alarm),
             job_ids=tuple(ok_jobs),
             since=since,
             duration_s=(now - since).total_seconds() if since else None,
@@ -421,6 +426,8 @@ def _remind(
     minutes = settings.repeat_after_minutes
     if not minutes or alarm.alarm_since is None or alarm.state is not AlarmState.ALARM:
         return
+    if alarm.hidden_by is not None:
+        return  # never announced: it is, once its silence ends (_announce_hidden), not reminded
     last = alarm.last_notified or alarm.alarm_since
     if now - last < timedelta(minutes=minutes):
         return
@@ -454,3 +461,60 @@ def _resolved_message(rule: Rule, ok_jobs: Sequence[str], window: int) -> str:
         return f"{what} back within its limit: fewer breaches than needed in the last {window} jobs"
     latest = f" (latest job {ok_jobs[-1]})" if ok_jobs else ""
     return f"{what} back within its limit{latest}"
+
+
+def _announce_hidden(
+    decision: Decision, window: _Window, silence: Silence | None, now: datetime
+) -> None:
+    """Announce, once, each alarm still open whose opening a silence hid, now that no silence is
+    in force: the first message about it is its ALARM, not a reminder or a RESOLVED. An alarm
+    that closed has nothing left to announce."""
+    for alarm, _ in window.touched.values():
+        if alarm.alarm_since is None:
+            alarm.hidden_by = None
+    if silence is not None:
+        return
+    claimed = {c.alarm.rule for c in decision.claims if isinstance(c, AlarmClaim)}
+    for rule_name in list(window.current):
+        if rule_name in claimed or rule_name not in RULE_SEVERITY:
+            continue
+        rule = Rule(rule_name)
+        alarm, version = window.alarm(rule)
+        hidden = alarm.hidden_by
+        if hidden is None or alarm.alarm_since is None or alarm.state is not AlarmState.ALARM:
+            continue
+        if rule_name not in window.touched:
+            alarm.version = version + 1
+            window.touched[rule_name] = (alarm, version)
+        alarm.hidden_by = None
+        alarm.last_notified = now
+        reason = f" ({hidden.reason})" if hidden.reason else ""
+        who = f" by {hidden.created_by}" if hidden.created_by else ""
+        decision.add(
+            AlertEntry(
+                kind=AlertKind.ALARM,
+                rule=rule_name,
+                severity=RULE_SEVERITY[rule],
+                message=(
+                    f"{spec_for(rule).subject} in ALARM since {show_time(alarm.alarm_since)}, "
+                    f"opened while the collector was silenced{who}{reason} until "
+                    f"{show_time(hidden.until)}; still open"
+                ),
+                job_ids=tuple(alarm.alarm_jobs),
+                since=alarm.alarm_since,
+                duration_s=(now - alarm.alarm_since).total_seconds(),
+            ),
+            AlarmClaim(alarm, version),
+        )
+
+
+def hidden_note(alarm: RuleAlarm) -> str:
+    """For the RESOLVED of an alarm never announced (it opened under a silence that has ended
+    since): when it opened and under which silence, so the message is not a riddle."""
+    hidden = alarm.hidden_by
+    if hidden is None or alarm.alarm_since is None:
+        return ""
+    return (
+        f"; it opened at {show_time(alarm.alarm_since)} while the collector was silenced until "
+        f"{show_time(hidden.until)}, so this is the first message about it"
+    )

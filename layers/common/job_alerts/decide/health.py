@@ -149,6 +149,7 @@ def decide_health(prior: Health, assessment: HealthAssessment, now: datetime) ->
         version=prior.version + 1,
         live_cursor=prior.live_cursor,
         detail=entry.message,
+        hidden_due=prior.hidden_due,
     )
     decision = Decision(collector_id=None)
     decision.add(entry, HealthClaim(updated, prior.version))

@@ -281,6 +281,11 @@ def alarm_item(alarm: RuleAlarm) -> dict[str, Any]:
         item["gsi1sk"] = f"{alarm.collector_id}#{alarm.rule}"
     if alarm.last_notified:
         item["last_notified"] = iso(alarm.last_notified)
+    if alarm.hidden_by is not None:
+        item["hidden_until"] = iso(alarm.hidden_by.until)
+        item["hidden_reason"] = alarm.hidden_by.reason
+        if alarm.hidden_by.created_by:
+            item["hidden_by"] = alarm.hidden_by.created_by
     return item
 
 
@@ -295,7 +300,16 @@ def rule_alarm(item: dict[str, Any]) -> RuleAlarm:
         last_notified=parse_iso(item.get("last_notified")),
         alarm_jobs=json.loads(item.get("alarm_jobs", "[]")),
         exists=True,
+        hidden_by=_hidden_by(item),
     )
+
+
+def _hidden_by(item: dict[str, Any]) -> Silence | None:
+    until = parse_iso(item.get("hidden_until"))
+    if until is None:
+        return None
+    reason = item.get("hidden_reason", "")
+    return Silence(item["collector_id"], until, reason, item.get("hidden_by"))
 
 
 # ---- alerts (the history) and the outbox of alerts owed to the topic -----------------------
@@ -400,6 +414,8 @@ def silence_record(item: dict[str, Any]) -> Silence | None:
 
 # ---- monitor health: one item ----------------------------------------------------------------
 HEALTH_KEY: Key = ("MONITOR", "HEALTH")
+# The health item's attribute saying when a run should look for alarms a silence hid (epoch s).
+HIDDEN_DUE = "hidden_due"
 
 
 def health_item(health: Health) -> dict[str, Any]:
@@ -416,6 +432,8 @@ def health_item(health: Health) -> dict[str, Any]:
         item["live_cursor"] = health.live_cursor
     if health.detail:
         item["detail"] = health.detail
+    if health.hidden_due:
+        item[HIDDEN_DUE] = int(health.hidden_due.timestamp())
     return item
 
 
@@ -426,4 +444,9 @@ def health_record(item: dict[str, Any]) -> Health:
         version=int(item.get("version", 0)),
         live_cursor=item.get("live_cursor"),
         detail=item.get("detail"),
+        hidden_due=_moment_of(item.get(HIDDEN_DUE)),
     )
+
+
+def _moment_of(epoch: Any) -> datetime | None:
+    return datetime.fromtimestamp(int(epoch), UTC) if epoch is not None else None

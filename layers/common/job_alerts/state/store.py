@@ -33,6 +33,7 @@ from job_alerts.state.items import (
     ALARM_SORT_PREFIX,
     COLLECTORS,
     HEALTH_KEY,
+    HIDDEN_DUE,
     HISTORY,
     LIVE,
     OPEN_ALARMS,
@@ -372,14 +373,19 @@ class StateStore:
         self.ops.writes += 1
         self.client.put_item(TableName=self.table, Item=to_attributes(silence_item(silence)))
 
-    def unsilence(self, collector_id: str) -> bool:
+    def unsilence(self, collector_id: str, now: datetime) -> bool:
+        """End a collector's silence now; True when there was one. An alarm it hid is then due
+        to be announced by the next run."""
         self.ops.writes += 1
         response = self.client.delete_item(
             TableName=self.table,
             Key=key_attributes(silence_key(collector_id)),
             ReturnValues="ALL_OLD",
         )
-        return bool(response.get("Attributes"))
+        removed = bool(response.get("Attributes"))
+        if removed:
+            self.hidden_alarm_due(now, only_if_hidden=True)
+        return removed
 
     def active_silence(self, collector_id: str, now: datetime) -> Silence | None:
         self.ops.reads += 1
@@ -404,6 +410,49 @@ class StateStore:
         )
         raw = response.get("Item")
         return health_record(from_attributes(raw)) if raw else Health()
+
+    def hidden_alarm_due(self, due: datetime, *, only_if_hidden: bool = False) -> None:
+        """Note on the health item that from `due` on (the end of the silence that hid an alarm's
+        opening), a run must look for open alarms still unannounced; an earlier due time already
+        noted stands. With `only_if_hidden`, only brings forward a due time already noted (a
+        silence removed early). Counts as a change of health (its version moves), so a health
+        Put read before it is refused rather than erasing the note."""
+        condition = f"attribute_not_exists({HIDDEN_DUE}) OR {HIDDEN_DUE} > :due"
+        if only_if_hidden:
+            condition = f"attribute_exists({HIDDEN_DUE}) AND {HIDDEN_DUE} > :due"
+        self._write_if(
+            self.client.update_item,
+            Key=key_attributes(HEALTH_KEY),
+            UpdateExpression=f"SET {HIDDEN_DUE} = :due ADD version :one",
+            ConditionExpression=condition,
+            ExpressionAttributeValues={
+                ":due": {"N": str(int(due.timestamp()))},
+                ":one": {"N": "1"},
+            },
+        )
+
+    def settle_hidden_due(self, read: Health, due: datetime | None) -> bool:
+        """After a run looked for hidden alarms: the next due time (the earliest silence still
+        hiding one), or none left, provided the note is still what this run read; False when
+        another run changed it meanwhile (that note then stands)."""
+        values: dict[str, Any] = {":one": {"N": "1"}}
+        if read.hidden_due is None:
+            condition = f"attribute_not_exists({HIDDEN_DUE})"
+        else:
+            condition = f"{HIDDEN_DUE} = :read"
+            values[":read"] = {"N": str(int(read.hidden_due.timestamp()))}
+        if due is None:
+            update = f"REMOVE {HIDDEN_DUE} ADD version :one"
+        else:
+            update = f"SET {HIDDEN_DUE} = :due ADD version :one"
+            values[":due"] = {"N": str(int(due.timestamp()))}
+        return self._write_if(
+            self.client.update_item,
+            Key=key_attributes(HEALTH_KEY),
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+        )
 
     def save_cursor(self, cursor: str | None) -> None:
         self.ops.writes += 1
