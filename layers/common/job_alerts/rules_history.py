@@ -97,7 +97,8 @@ MIN_SILENCE = timedelta(minutes=60)
 
 def silence_limit(history: History, thresholds: Thresholds) -> tuple[timedelta, str] | None:
     """How long a collector may go without starting a job, and why; None when it is not judged
-    (the rule is off for it, or it has too few jobs to learn its cadence from)."""
+    (the rule is off for it, or it has too few launches to learn its cadence from: see
+    `History.cadence`, which counts launches of jobs, not jobs)."""
     explicit = thresholds.max_silence_minutes
     if explicit is not None:
         return timedelta(minutes=explicit), "its max_silence_minutes"
