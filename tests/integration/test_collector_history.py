@@ -1,7 +1,8 @@
 """A collector judged against its own past, over real local servers (the Bright Data simulator and
 moto server): a collector that stopped starting jobs alarms and resolves, a steady one never
-does; a job far below the collector's usual output warns once, a steady collector never does.
-The history these rules need survives between runs in the state table."""
+does, nor one that starts its jobs in bursts (judged by how often it launches them); a job far
+below the collector's usual output warns once, a steady collector never does. The history these
+rules need survives between runs in the state table."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from job_alerts import cli, factory
 from job_alerts.models import AlarmState
+from local.clock import ManualClock
 from local.simulator import BrightDataSimulator
 from local.stack import LocalStack
 from tests.conftest import Configure
@@ -27,7 +29,13 @@ def world(configure: Configure, simulator: BrightDataSimulator, stack: LocalStac
     return collector_world(simulator, stack)
 
 
-def done_job(sim: BrightDataSimulator, job_id: str, created: datetime, lines: int = 1000) -> None:
+def done_job(
+    sim: BrightDataSimulator,
+    job_id: str,
+    created: datetime,
+    lines: int = 1000,
+    took: timedelta = timedelta(minutes=10),
+) -> None:
     """A healthy settled job of COLLECTOR, created at `created`, that returned `lines`."""
     sim.add_job(
         job_id,
@@ -39,13 +47,39 @@ def done_job(sim: BrightDataSimulator, job_id: str, created: datetime, lines: in
         lines=lines,
         created=created,
         started=created,
-        finished=created + timedelta(minutes=10),
+        finished=created + took,
     )
 
 
 def hourly_until(sim: BrightDataSimulator, last: datetime, count: int = 10) -> None:
     for i in range(count):
         done_job(sim, f"j_h{i:02d}", last - HOUR * (count - 1 - i))
+
+
+def launch(sim: BrightDataSimulator, name: str, started: datetime, jobs: int = 60) -> None:
+    """One launch of COLLECTOR: `jobs` jobs created one a second from `started` (60 take a
+    minute), each settled 3 minutes after it was created."""
+    for i in range(jobs):
+        done_job(
+            sim, f"j_{name}_{i:02d}", started + timedelta(seconds=i), took=timedelta(minutes=3)
+        )
+
+
+def runs_every_ten_minutes(
+    clock: ManualClock, stack: LocalStack, runs: int
+) -> list[tuple[datetime, str, str, str]]:
+    """`runs` monitor runs 10 minutes apart, the first 10 minutes from now: each entry they
+    delivered, as (the run's time, kind, rule, message)."""
+    said = []
+    for _ in range(runs):
+        clock.advance(10)
+        make_monitor(clock).run()
+        said += [
+            (clock(), entry["kind"], entry["rule"], entry["message"])
+            for message in delivered(stack)
+            for entry in message["doc"]["entries"]
+        ]
+    return said
 
 
 # --- dead collector --------------------------------------------------------------------------
@@ -112,6 +146,39 @@ def test_a_collector_with_too_few_jobs_is_not_judged_but_an_explicit_limit_is(
     assert [kinds(m) for m in delivered(stack)] == [[("ALARM", "collector_silent")]]
 
 
+@pytest.mark.parametrize("learned", ["run by run", "by the first run"])
+def test_a_collector_that_launches_its_jobs_in_bursts_is_silent_only_after_three_launch_intervals(
+    world: World, learned: str
+) -> None:
+    """Issue 19 defect 6, as deployed: 60 jobs created within a minute, then none for 3 hours,
+    alarmed on the 60-minute floor because the cadence was learned from jobs one second apart."""
+    sim, stack, clock = world
+    # Given a collector that launches 60 jobs within a minute every 70 minutes: five launches,
+    # listed by a monitor running every 10 minutes, or all at once by its first run
+    said = []
+    if learned == "run by run":
+        for number in range(5):
+            launch(sim, f"l{number}", clock() + timedelta(minutes=5))
+            said += runs_every_ten_minutes(clock, stack, 7)
+    else:
+        for number in range(5):
+            launch(sim, f"l{number}", clock() + timedelta(minutes=5 - 70 * (4 - number)))
+        said += runs_every_ten_minutes(clock, stack, 7)
+    assert said == []
+    # When it launches again, 70 minutes after the fifth launch, and then nothing
+    started = clock() + timedelta(minutes=5)
+    launch(sim, "l5", started)
+    # Then no run in the next 3 hours alarms: 3 x 70 min are allowed (launches count, not jobs)
+    assert runs_every_ten_minutes(clock, stack, 19) == []
+    # And the next 90 minutes of runs (till 4 h 35 min after it) alarm once, at the first run past
+    # those 3 h 30 min since its last job
+    ((at, kind, rule, message),) = runs_every_ten_minutes(clock, stack, 9)
+    assert (kind, rule) == ("ALARM", "collector_silent")
+    assert "(usually every 1 h 10 min)" in message
+    allowed_until = started + timedelta(seconds=59) + timedelta(minutes=210)
+    assert allowed_until < at <= allowed_until + timedelta(minutes=10)
+
+
 # --- baseline --------------------------------------------------------------------------------
 
 
@@ -173,10 +240,10 @@ def test_thresholds_for_a_collector_show_its_learned_cadence_and_baseline(
     assert found["baseline"]["jobs"] == [f"j_s{i}" for i in range(6)]
     assert cli.main(["thresholds", "--collector", COLLECTOR]) == 0
     text = capsys.readouterr().out
-    assert "a job every 60 min (median of 5 intervals" in text
+    assert "a launch every 60 min (median of 5 intervals between launches;" in text
     assert "median 1000 lines over 6 settled jobs; warns below 500 lines" in text
     # A collector it has never seen: nothing learned yet, and it says what is missing
     assert cli.main(["thresholds", "--collector", "c_unseen"]) == 0
     text = capsys.readouterr().out
-    assert "not learned yet (0 of 3 intervals)" in text
+    assert "not learned yet (0 of 3 intervals between launches)" in text
     assert "not judged yet (0 of 5 settled jobs)" in text

@@ -150,9 +150,15 @@ class CollectorMeta:
     last_run: str = ""
     listed_at: datetime | None = None
     full_at: datetime | None = None
-    # When its recent jobs were created, oldest first (bounded): its cadence, for the
-    # dead-collector rule.
+    # When its recent launches started, and its last job was created, oldest first (bounded):
+    # its cadence, for the dead-collector rule (see History).
     created: tuple[datetime, ...] = ()
+    # Runs in a row whose listing of its jobs failed (0 once a listing works): the
+    # collector_unlisted rule. Left alone by a run that did not try (nothing due, no time left).
+    failed_listings: int = 0
+    # Since when collectors_list has not shown it while it is watched (and its own listing
+    # found nothing): the collector_not_found rule. None while it is shown.
+    missing_since: datetime | None = None
 
 
 # ---- claims: the decisions a transaction records once, with the alert that tells of them ----

@@ -85,11 +85,12 @@ def print_learned(found: dict[str, Any]) -> None:
         return
     cadence, baseline = found["cadence"], found["baseline"]
     if cadence is None:
-        print(f"  cadence   not learned yet ({found['cadence_needs']})")
+        print(f"  cadence   not learned yet ({found['cadence_needs']} between launches)")
     else:
         print(
-            f"  cadence   a job every {cadence['interval_minutes']:g} min "
-            f"(median of {cadence['intervals']} intervals; last {cadence['last_job_created']})"
+            f"  cadence   a launch every {cadence['interval_minutes']:g} min "
+            f"(median of {cadence['intervals']} intervals between launches; "
+            f"last job created {cadence['last_job_created']})"
         )
     if found["silent_after_minutes"] is not None:
         print(f"  silence   alarms after {found['silent_after_minutes']:g} min without a job")
