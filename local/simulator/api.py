@@ -121,6 +121,7 @@ class BrightDataSimulator(JobStore):
         """Make the next `times` matching requests (None: all of them) misbehave.
 
         endpoint: "collectors_list", "collector_jobs", "log", "hp_errors", "rerun" or "*".
+        job_id: only requests about this job (for "collector_jobs": this collector id).
         kind: see FaultKind. Latency faults delay and then let the request go on; the first
         other matching fault decides the answer.
         """
@@ -148,7 +149,9 @@ class BrightDataSimulator(JobStore):
 
     def _handle(self, handler: Handler, method: str) -> None:
         request = handler.read_request(method)
-        delay, fault = self._faults.take(request.endpoint, request.job_id)
+        # A collector's job listing is targeted like a job: by its collector id.
+        target = request.job_id or request.query.get("collector")
+        delay, fault = self._faults.take(request.endpoint, target)
         delay += self.latency
         if delay > 0 and self._stopping.wait(delay):
             return

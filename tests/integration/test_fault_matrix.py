@@ -132,16 +132,24 @@ def test_fault_unauthorized_mid_run_keeps_jobs_live_then_recovers(
     world: World, configure: Configure
 ) -> None:
     sim, stack, clock, ledger = world
-    # Given three failed jobs read one at a time, the second answering 401
+    # Given three running jobs the monitor tracks, read one at a time
     configure(MAX_CONCURRENCY="1")
     for n in (1, 2, 3):
-        failed_job(sim, f"j_fail{n}", collector=COLLECTOR)
-    sim.inject("log", "unauthorized", times=None, job_id="j_fail2")
-    # When the monitor runs
+        sim.add_job(f"j_fail{n}", COLLECTOR, "running", inputs=10, success=1, fails=0, lines=1)
+    fast_monitor(clock, ledger=ledger, remaining_ms=lambda_time).run()
+    ledger.collect()
+    # When the token is revoked (every call answers 401) while they fail
+    for n in (1, 2, 3):
+        sim.update_job(
+            f"j_fail{n}", status="failed", success=0, fails=10, lines=0, finished=clock.now
+        )
+    sim.inject("*", "unauthorized", times=None)
+    clock.advance(5)
     summary = fast_monitor(clock, ledger=ledger, remaining_ms=lambda_time).run()
-    # Then reading stopped at the 401: one DEGRADED alert, no job judged on partial data
+    # Then reading stopped at the second 401: one DEGRADED alert, no job judged on partial data
     assert summary.health == HealthState.TOKEN_REJECTED.value
-    assert summary.jobs_read == 1
+    assert summary.jobs_read == 0
+    assert sum(summary.read_errors.values()) == 2
     ledger.collect()
     assert ledger.kinds("api_health") == ["DEGRADED"]
     assert ledger.job_alerts() == {}

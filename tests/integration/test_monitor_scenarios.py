@@ -214,11 +214,14 @@ def test_monitor_401_on_reads_keeps_jobs_live(world) -> None:
     delivered(stack)
     clock.advance(5)
     failed_job(sim, "j_fail2")
+    failed_job(sim, "j_fail3")
+    # Every read answers 401, none is accepted (one alone, with the listing accepted, would be a
+    # job the token cannot see: tests/integration/test_never_lost.py)
     sim.inject("log", "unauthorized", times=None)
     make_monitor(clock).run()
     assert [kinds(m) for m in delivered(stack)] == [[("DEGRADED", "api_health")]]
     live = [r.job_id for r in factory.state_store(factory.settings()).live_jobs()]
-    assert live == ["j_fail2"]
+    assert live == ["j_fail2", "j_fail3"]
 
 
 def test_monitor_api_unreachable_is_one_alert(world) -> None:

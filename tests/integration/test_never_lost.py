@@ -253,3 +253,46 @@ def test_a_hidden_alarm_that_closes_after_the_silence_says_when_it_opened(world:
     assert "while the collector was silenced until" in entry["message"]
     run(world)
     assert ledger.kinds(RATE) == ["RESOLVED"]
+
+
+# ---- one job answering 401 while the token works ----------------------------------------------
+
+
+def test_one_job_answering_401_does_not_reject_the_token(world: World) -> None:
+    sim, stack, clock, ledger = world
+    # Given a tracked job the token cannot see (an id from another account), read first, and
+    # jobs of the account that fail
+    sim.add_job("j_aaaforeign", COLLECTOR, "running", inputs=10, success=5, fails=0, lines=5)
+    sim.inject("log", "unauthorized", times=None, job_id="j_aaaforeign")
+    failed_job(sim, "j_fail1", collector=COLLECTOR)
+    failed_job(sim, "j_fail2", collector=COLLECTOR)
+    # When the monitor runs (more than once)
+    healths = []
+    for _ in range(4):
+        clock.advance(5)
+        summary = fast_monitor(clock, ledger=ledger, remaining_ms=lambda_time).run()
+        healths.append(summary.health)
+    ledger.collect()
+    # Then the token is not rejected: every other job is read and alerted, once
+    assert healths == ["HEALTHY"] * 4
+    assert ledger.kinds("api_health") == []
+    assert ledger.job_alerts()[("job_failed", "j_fail1")] == 1
+    assert ledger.job_alerts()[("job_failed", "j_fail2")] == 1
+    # And the job that answers 401 is reported once, as a job that cannot be read
+    assert ledger.job_alerts()[("job_unreadable", "j_aaaforeign")] == 1
+
+
+def test_every_read_answering_401_still_rejects_the_token(world: World) -> None:
+    sim, stack, clock, ledger = world
+    failed_job(sim, "j_fail1", collector=COLLECTOR)
+    fast_monitor(clock, ledger=ledger, remaining_ms=lambda_time).run()
+    ledger.collect()
+    # Given the token revoked: every call answers 401
+    sim.inject("*", "unauthorized", times=None)
+    sim.add_job("j_run1", COLLECTOR, "running", inputs=10, success=5, fails=0, lines=5)
+    clock.advance(5)
+    summary = fast_monitor(clock, ledger=ledger, remaining_ms=lambda_time).run()
+    ledger.collect()
+    # Then the monitor says so, once
+    assert summary.health == "TOKEN_REJECTED"
+    assert ledger.kinds("api_health") == ["DEGRADED"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from job_alerts.brightdata import BrightDataClient, NotFound
+from job_alerts.brightdata import BrightDataClient, NotFound, Unauthorized
 from job_alerts.config import AlertMode, Settings
 from job_alerts.decide import (
     Decision,
@@ -41,7 +41,7 @@ from job_alerts.models import (
 )
 from job_alerts.observability import logger
 from job_alerts.publish import Publisher, deliver_outbox
-from job_alerts.reading import ReadOutcome, read_jobs, reading_order
+from job_alerts.reading import ReadOutcome, read_jobs, reading_order, token_contradicted
 from job_alerts.recording import Recorder, summarize_errors
 from job_alerts.remediation import plan_reruns
 from job_alerts.rules import RuleResult, Verdict
@@ -50,6 +50,8 @@ from job_alerts.thresholds import Thresholds
 from job_alerts.timeutil import Clock, iso, parse_moment, system_clock
 
 LOCAL_LEASE = timedelta(minutes=10)
+# Why a job is unreadable when it alone answers 401 (the token works for other calls).
+REFUSED_FOR_JOB = "unauthorized_for_job"
 # How the monitor's own health counts among the decisions owed.
 MONITOR_OWED = "monitor"
 
@@ -63,6 +65,8 @@ class RunSummary:
     health: str = HealthState.HEALTHY.value
     collectors_seen: int = 0
     collectors_listed: int = 0
+    # Listings left for the next run: discovery's share of the run's time was spent.
+    collectors_deferred: int = 0
     jobs_discovered: int = 0
     live_jobs: int = 0
     jobs_read: int = 0
@@ -125,7 +129,15 @@ class Monitor:
         if not dry_run:
             self._publish(summary)
 
-        found = discover(self.client, self.store, self.settings, now, dry_run=dry_run)
+        found = discover(
+            self.client,
+            self.store,
+            self.settings,
+            now,
+            dry_run=dry_run,
+            listing_time_left=self._discovery_time_left(),
+            time_left=self._time_left,
+        )
         ordered = reading_order(self.store.live_jobs(), found.new_jobs, health.live_cursor)
         reading = read_jobs(
             self.client,
@@ -133,6 +145,7 @@ class Monitor:
             max_concurrency=self.settings.max_concurrency,
             time_left=self._time_left,
         )
+        token_proven = token_contradicted(reading.outcomes, found.token_accepted)
         read_errors = [o.error for o in reading.outcomes if o.error is not None]
         assessment = assess_health(
             token_rejected=found.token_rejected,
@@ -141,8 +154,9 @@ class Monitor:
             read_errors=read_errors,
             reads=len(reading.outcomes),
             refused=found.errors,
+            token_proven=token_proven,
         )
-        unreadable = unreadable_jobs(reading.outcomes)
+        unreadable = unreadable_jobs(reading.outcomes, token_proven=token_proven)
 
         recorder = self._recorder(dry_run)
         health_change = decide_health(health, assessment, now)
@@ -163,12 +177,12 @@ class Monitor:
         if assessment.state.judges_jobs:
             read = [(o.record, o.job) for o in reading.outcomes if o.job is not None]
             judgement = judge_jobs(read, self.thresholds_for, now, self._baselines(read))
-            activity = judge_activity(found.cadence, self.thresholds_for, now)
+            activity = found.with_listing(judge_activity(found.cadence, self.thresholds_for, now))
             hidden_due = health.hidden_due is not None and health.hidden_due <= now
             recorded = self._decide_and_record(
                 judgement,
                 activity,
-                found.new_activity,
+                found.new_activity | found.recovered,
                 unreadable,
                 found.names,
                 recorder,
@@ -191,6 +205,7 @@ class Monitor:
         summary.health = assessment.state.value
         summary.collectors_seen = found.collectors_seen
         summary.collectors_listed = found.collectors_listed
+        summary.collectors_deferred = found.deferred
         summary.jobs_discovered = len(found.new_jobs)
         summary.live_jobs = len(ordered)
         summary.jobs_read = sum(1 for o in reading.outcomes if o.job is not None)
@@ -352,8 +367,9 @@ class Monitor:
         hidden_due: bool = False,
     ) -> set[str]:
         """Collectors with no job to judge that may still owe a message: a collector-wide rule
-        breached (an alarm to open), or an open alarm (a reminder; or a silence to resolve,
-        which only a collector that started a job since its last listing can end; or, with
+        breached (an alarm to open), or an open alarm (a reminder; or an alarm to resolve,
+        which only `new_activity` can end: a collector that started a job since its last
+        listing, or whose listing works again, is back or is no longer watched; or, with
         `hidden_due`, an alarm a silence hid to announce). One query of the open alarms, only
         when it can matter: a quiet run makes none."""
         owed = {cid for cid, results in activity.items() if _breached(results)}
@@ -393,6 +409,24 @@ class Monitor:
             return True
         return self.remaining_ms() > self.settings.deadline_margin_seconds * 1000
 
+    def _discovery_time_left(self) -> Callable[[], bool]:
+        """Discovery's share of the run: it starts no listing once half of the time left at its
+        first check is spent, so reading keeps the other half however many collectors there
+        are to list."""
+        remaining = self.remaining_ms
+        if remaining is None:
+            return lambda: True
+        margin = self.settings.deadline_margin_seconds * 1000
+        floor: list[float] = []
+
+        def time_left() -> bool:
+            left = remaining()
+            if not floor:
+                floor.append(max(left / 2, margin))
+            return left > floor[0]
+
+        return time_left
+
     def _lease_until(self, now: datetime) -> datetime:
         # An entry is only re-published by another run once this run is surely over: in Lambda
         # that is its deadline (plus a margin); locally a fixed lease.
@@ -420,12 +454,17 @@ def _findings(
     return dict(findings), collectors
 
 
-def unreadable_jobs(outcomes: Sequence[ReadOutcome]) -> dict[str, UnreadableJob]:
+def unreadable_jobs(
+    outcomes: Sequence[ReadOutcome], *, token_proven: bool = False
+) -> dict[str, UnreadableJob]:
     """The jobs whose answer could not be judged this run, by id, with their count of such reads
-    in a row (this one included)."""
+    in a row (this one included). A job answering 401 while the token works for other calls
+    (`token_proven`) is one of them: an id the token cannot see."""
     found: dict[str, UnreadableJob] = {}
     for outcome in outcomes:
         reason = unjudgeable_reason(outcome.error)
+        if reason is None and token_proven and isinstance(outcome.error, Unauthorized):
+            reason = REFUSED_FOR_JOB
         if reason is None:
             continue
         sample = getattr(outcome.error, "sample", "") or ""

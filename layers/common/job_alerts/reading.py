@@ -53,6 +53,12 @@ def reading_order(
     return after + before
 
 
+# Reads answering 401 with no read accepted this run after which the token counts as rejected
+# (and reading stops), whatever the listings said. One alone, while a listing was accepted, is a
+# job the token cannot see (an id from another account handed in by the webhook).
+REFUSALS_BEFORE_STOP = 2
+
+
 def read_jobs(
     client: BrightDataClient,
     ordered: list[JobRecord],
@@ -61,11 +67,14 @@ def read_jobs(
     time_left: Callable[[], bool],
 ) -> Reading:
     """Read logs with at most `max_concurrency` in flight; stop starting reads when the deadline
-    nears or the token is rejected."""
+    nears or the token is rejected (REFUSALS_BEFORE_STOP reads answered 401 and none was
+    accepted). A 401 that an accepted read contradicts is about that job: reading goes on."""
     outcomes: list[ReadOutcome] = []
     if not ordered:
         return Reading(ordered, outcomes, 0)
     started = 0
+    refused = 0
+    read_accepted = False
     stop = False
     workers = min(max_concurrency, len(ordered))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="read") as pool:
@@ -81,11 +90,30 @@ def read_jobs(
             for future in done:
                 outcome = _outcome(in_flight.pop(future), future)
                 outcomes.append(outcome)
+                read_accepted = read_accepted or accepted(outcome)
                 if isinstance(outcome.error, Unauthorized):
-                    stop = True
+                    refused += 1
+                    if not read_accepted and refused >= REFUSALS_BEFORE_STOP:
+                        stop = True
             if not time_left():
                 stop = True
     return Reading(ordered, outcomes, started)
+
+
+def accepted(outcome: ReadOutcome) -> bool:
+    """Whether Bright Data took the token for this read: it answered the job's log (even one
+    that cannot be judged)."""
+    return outcome.job is not None or isinstance(outcome.error, JobLogError)
+
+
+def token_contradicted(outcomes: Sequence[ReadOutcome], listing_accepted: bool) -> bool:
+    """Whether this run's calls contradict the reads that answered 401, so that those concern
+    their jobs (ids the token cannot see) and not the token: a read was accepted, or a listing
+    was and only one read answered 401."""
+    if any(map(accepted, outcomes)):
+        return True
+    refused = sum(1 for outcome in outcomes if isinstance(outcome.error, Unauthorized))
+    return listing_accepted and refused < REFUSALS_BEFORE_STOP
 
 
 def _outcome(record: JobRecord, future: Future[dict[str, Any]]) -> ReadOutcome:
@@ -100,4 +128,11 @@ def _outcome(record: JobRecord, future: Future[dict[str, Any]]) -> ReadOutcome:
         return ReadOutcome(record, error=exc)
 
 
-__all__ = ["ReadOutcome", "Reading", "read_jobs", "reading_order"]
+__all__ = [
+    "REFUSALS_BEFORE_STOP",
+    "ReadOutcome",
+    "Reading",
+    "accepted",
+    "read_jobs",
+    "reading_order",
+]

@@ -24,6 +24,7 @@ from job_alerts.rules_history import (
     COLLECTOR_SILENT,
     OUTPUT_BELOW_BASELINE,
 )
+from job_alerts.rules_listing import COLLECTOR_NOT_FOUND, COLLECTOR_UNLISTED
 from job_alerts.rulespec import (
     ActivityJudge,
     Direction,
@@ -361,6 +362,8 @@ RULES: Mapping[Rule, RuleSpec] = _catalogue(
     _OUTPUT_BELOW_MIN,
     OUTPUT_BELOW_BASELINE,
     COLLECTOR_SILENT,
+    COLLECTOR_UNLISTED,
+    COLLECTOR_NOT_FOUND,
 )
 
 
@@ -422,13 +425,14 @@ def judge(
 
 
 def judge_collector(history: History, thresholds: Thresholds, now: datetime) -> list[RuleResult]:
-    """One RuleResult per collector-wide rule, from the collector's history alone (a rule turned
-    off for the collector answers UNKNOWN, which changes nothing)."""
+    """One RuleResult per collector-wide rule judged from the collector's history alone (a rule
+    turned off for the collector answers UNKNOWN, which changes nothing); the rules judged from
+    the listings are discovery's (see rules_listing)."""
     _aware(now)
     return [
         spec.judge_activity(history, thresholds, now)
         for spec in RULES.values()
-        if spec.judge_activity is not None
+        if spec.judge_activity is not None and not spec.from_listing
     ]
 
 

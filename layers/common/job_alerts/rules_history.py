@@ -136,6 +136,7 @@ COLLECTOR_SILENT = RuleSpec(
     subject="time without a new job",
     judge_activity=_collector_silent,
     measured_in=Unit.MINUTES,
+    resolved="the collector started a job again",
     threshold=ThresholdSpec(
         "max_silence_factor",
         "MAX_SILENCE_FACTOR",

@@ -56,6 +56,8 @@ class Rule(StrEnum):
     OUTPUT_BELOW_MIN = "output_below_min"
     OUTPUT_BELOW_BASELINE = "output_below_baseline"
     COLLECTOR_SILENT = "collector_silent"
+    COLLECTOR_UNLISTED = "collector_unlisted"
+    COLLECTOR_NOT_FOUND = "collector_not_found"
 
 
 class Scope(StrEnum):
@@ -162,6 +164,11 @@ class RuleSpec:
     # The unit of a finding's observed value and limit, when the threshold is not itself the
     # limit but scales something learned (a share of a median, a factor of an interval).
     measured_in: Unit | None = None
+    # What the RESOLVED entry of a collector-wide rule says (how the collector got better).
+    resolved: str | None = None
+    # Judged by discovery from this run's listings (collectors_list, the collector's jobs):
+    # its judge_activity, which sees the collector's history alone, has nothing to say.
+    from_listing: bool = False
 
     def __post_init__(self) -> None:
         by_collector = self.scope is Scope.ACTIVITY

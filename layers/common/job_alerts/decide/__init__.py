@@ -20,6 +20,7 @@ from job_alerts.decide.health import (
     assess_health,
     decide_health,
     is_failed_call,
+    is_failed_listing,
     unjudgeable_reason,
 )
 from job_alerts.decide.judging import (
@@ -46,6 +47,7 @@ __all__ = [
     "decide_collector",
     "decide_health",
     "is_failed_call",
+    "is_failed_listing",
     "judge_activity",
     "judge_jobs",
     "unjudgeable_reason",

@@ -166,8 +166,9 @@ def _activity_transition(
     decision: Decision, window: _Window, result: RuleResult, now: datetime
 ) -> None:
     """A collector-wide rule opens its alarm on a breach and resolves it when the collector is
-    fine again; no verdict (too little history) changes nothing. No window: one run's view of
-    the collector is the whole evidence."""
+    fine again, in the words of its spec (or of the OK result's finding, which says why it
+    ended when the collector is no longer watched); no verdict (too little history) changes
+    nothing. No window: one run's view of the collector is the whole evidence."""
     alarm, version = window.alarm(result.rule)
     opened = alarm.alarm_since is not None
     finding = result.finding
@@ -185,13 +186,15 @@ def _activity_transition(
         )
     elif result.verdict is Verdict.OK and opened and alarm.alarm_since is not None:
         since = alarm.alarm_since
+        spec = spec_for(result.rule)
+        ended = finding.message if finding is not None else spec.resolved
         alarm.version, alarm.state = version + 1, AlarmState.OK
         alarm.alarm_since, alarm.last_notified, alarm.alarm_jobs = None, now, []
         entry = AlertEntry(
             kind=AlertKind.RESOLVED,
             rule=result.rule.value,
             severity=RULE_SEVERITY[result.rule],
-            message="the collector started a job again",
+            message=ended or f"{spec.subject} back within its limit",
             since=since,
             duration_s=(now - since).total_seconds(),
         )

@@ -60,6 +60,14 @@ def is_failed_call(error: object) -> bool:
     return is_unreachable(error) or unjudgeable_reason(error) is not None
 
 
+def is_failed_listing(error: object) -> bool:
+    """A listing of jobs (or of collectors) that tells nothing: unlike a job read, where 404
+    means the job is gone, any failure of a listing leaves what it should show unseen (a page
+    with 200, a 400 or 404, paging that never advances, the API unreachable). Only a refusal
+    (403) is told apart, as ENDPOINT_REFUSED."""
+    return isinstance(error, BrightDataError) and not isinstance(error, Forbidden)
+
+
 def assess_health(
     *,
     token_rejected: bool,
@@ -68,13 +76,17 @@ def assess_health(
     read_errors: Sequence[BrightDataError | JobLogError],
     reads: int,
     refused: Sequence[BrightDataError] = (),
+    token_proven: bool = False,
 ) -> HealthAssessment:
-    """Monitor health from this run's calls: TOKEN_REJECTED on any 401; API_UNREACHABLE when
+    """Monitor health from this run's calls: TOKEN_REJECTED on a 401 that no accepted call of
+    the run contradicts (`token_proven`: a listing or a read was answered; a job that alone
+    answers 401 is an id the token cannot see, not a rejected token); API_UNREACHABLE when
     more than half of the listings and reads failed or answered what cannot be judged;
     ENDPOINT_REFUSED when an endpoint answered 403 (jobs are still judged); else HEALTHY."""
     kinds = Counter(type(e).__name__ for e in read_errors)
     detail = ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items()))
-    if token_rejected or any(isinstance(e, Unauthorized) for e in read_errors):
+    refused_reads = any(isinstance(e, Unauthorized) for e in read_errors)
+    if token_rejected or (refused_reads and not token_proven):
         return HealthAssessment(HealthState.TOKEN_REJECTED, detail)
     failed_reads = sum(1 for e in read_errors if is_failed_call(e))
     failures = listing_failures + failed_reads

@@ -198,6 +198,10 @@ def collector_meta_item(meta: CollectorMeta) -> dict[str, Any]:
         item["full_at"] = iso(meta.full_at)
     if meta.created:
         item["created"] = History(created=meta.created).to_dict()["created"]
+    if meta.failed_listings:
+        item["failed_listings"] = meta.failed_listings
+    if meta.missing_since:
+        item["missing_since"] = iso(meta.missing_since)
     return item
 
 
@@ -209,6 +213,8 @@ def collector_meta(item: dict[str, Any]) -> CollectorMeta:
         listed_at=parse_iso(item.get("listed_at")),
         full_at=parse_iso(item.get("full_at")),
         created=History.from_dict({"created": item.get("created")}).created,
+        failed_listings=int(item.get("failed_listings", 0)),
+        missing_since=parse_iso(item.get("missing_since")),
     )
 
 
