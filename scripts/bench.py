@@ -111,7 +111,7 @@ def _child_run(now: datetime, result_path: Path) -> None:
     run_s = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_SELF)
     # What run_once logs after a run: the log line and the EMF metrics blob (CloudWatch bytes).
-    service.emit_metrics(summary)
+    service.emit_metrics(summary, cfg)
     logger.info("run finished", extra={"summary": summary.to_dict()})
     metrics.flush_metrics()
     result = {

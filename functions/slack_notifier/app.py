@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from job_alerts import factory
 from job_alerts.config import ConfigError
-from job_alerts.observability import logger, metrics, tracer
+from job_alerts.observability import bind_metric_dimensions, logger, metrics, tracer
 from job_alerts.slack import OncePerMessage, SlackClient, deliver_sns_event
 
 # Seconds kept back from the invocation's remaining time for writing the idempotency record.
@@ -49,6 +49,7 @@ def handler(event: SNSEvent, context: LambdaContext) -> dict[str, int]:
         remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000
         - TIME_MARGIN_SECONDS,
     )
+    bind_metric_dimensions(factory.settings())
     metrics.add_metric(name="SlackMessagesPosted", unit=MetricUnit.Count, value=len(report.posted))
     metrics.add_metric(
         name="SlackDuplicatesSkipped", unit=MetricUnit.Count, value=len(report.duplicates)

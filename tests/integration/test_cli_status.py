@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -443,3 +444,47 @@ def test_status_shows_an_unreadable_job_and_turns_red_when_it_is_alerted(
     run_cli("run")
     code, document = status_json(run_cli)
     assert (code, document["job_problems"]) == (0, [])
+
+
+# ---- overrides for collectors the monitor has not listed ---------------------------------------
+def test_status_shows_override_ids_no_listed_collector_has(
+    monitor_env: Callable[..., None],
+    simulator: BrightDataSimulator,
+    tmp_path: Path,
+    run_cli: Run,
+) -> None:
+    # Given an override document with limits for ...la (listed) and for ...al (no such collector)
+    listed, typo = "c_m9im5n7v82p2y35la", "c_m9im5n7v82p2y35al"
+    simulator.add_collector(listed, "Amazon products")
+    path = tmp_path / "thresholds.json"
+    limits = {"min_success_rate": 0.8}
+    path.write_text(json.dumps({"collectors": {listed: limits, typo: limits}}), encoding="utf-8")
+    monitor_env(THRESHOLDS_FILE=str(path))
+    # When status is asked before any run / Then it cannot tell yet, and says nothing of it
+    _, document = status_json(run_cli)
+    assert document["unknown_overrides"] is None
+    # When a run has listed the account's collectors
+    assert run_cli("run")[0] == 0
+    listings = simulator.count("collectors_list")
+    code, document = status_json(run_cli)
+    # Then status names the override that judges nothing, with the id it may have meant,
+    # from the collectors the monitor stored: it asks Bright Data nothing itself
+    assert code == 0
+    assert document["open"] is False
+    assert document["unknown_overrides"] == [{"collector_id": typo, "did_you_mean": [listed]}]
+    code, out, _ = run_cli("status")
+    assert code == 0
+    assert "Overrides for collectors the monitor has not listed (1):" in out
+    assert f"  {typo}  did you mean {listed} (Amazon products)?" in out
+    assert "status calls no Bright Data" in out
+    assert simulator.count("collectors_list") == listings
+
+
+def test_status_without_overrides_shows_no_unknown_ones(
+    monitor_env: Callable[..., None], simulator: BrightDataSimulator, run_cli: Run
+) -> None:
+    simulator.add_collector(COLLECTOR)
+    assert run_cli("run")[0] == 0
+    _, document = status_json(run_cli)
+    assert document["unknown_overrides"] == []
+    assert "Overrides for collectors" not in run_cli("status")[1]

@@ -23,8 +23,13 @@ COLLECTOR = "c_reviews"
 
 @pytest.fixture
 def overrides_file(
-    tmp_path: Path, monitor_env: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    monitor_env: Callable[..., None],
+    simulator: BrightDataSimulator,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Path:
+    """An override document with another collector's limits; the account has COLLECTOR."""
+    simulator.add_collector(COLLECTOR, "Google reviews")
     path = tmp_path / "thresholds.json"
     path.write_text(json.dumps({"collectors": {"c_other": {"min_lines": 5}}}), encoding="utf-8")
     monitor_env(THRESHOLDS_FILE=str(path))
@@ -125,8 +130,11 @@ def test_thresholds_what_if_replays_recent_jobs_and_writes_nothing(
 def test_stack_thresholds_set_writes_the_deployed_ssm_document(
     deployed: str,  # noqa: F811 - the fixture
     stack: LocalStack,
+    simulator: BrightDataSimulator,
     run_cli: Run,
 ) -> None:
+    # Given the account has the collector
+    simulator.add_collector(COLLECTOR)
     # When a limit is set for the deployed stack
     code, out, err = run_cli(
         "--stack", deployed, "thresholds", "set", "--collector", COLLECTOR, "max_fails=7"
@@ -139,3 +147,87 @@ def test_stack_thresholds_set_writes_the_deployed_ssm_document(
         "min_success_rate": 0.4,
         "max_fails": 7,
     }
+
+
+# ---- an id the account does not have ----------------------------------------------------------
+LISTED = "c_m9im5n7v82p2y35la"
+TYPO = "c_m9im5n7v82p2y35al"
+
+
+def test_thresholds_set_refuses_a_collector_the_account_does_not_have(
+    overrides_file: Path, simulator: BrightDataSimulator, run_cli: Run
+) -> None:
+    # Given an account whose collector ends in ...la
+    simulator.add_collector(LISTED, "Amazon products")
+    before = overrides_file.read_text(encoding="utf-8")
+    # When a limit is set for ...al
+    code, out, err = run_cli("thresholds", "set", "--collector", TYPO, "min_success_rate=0.8")
+    # Then it is refused, saying why and what was meant, and nothing is written
+    assert (code, out) == (2, "")
+    assert err.startswith("job-alerts: error: ")
+    assert f"{TYPO} is not one of this account's collectors" in err
+    assert f"did you mean {LISTED} (Amazon products)?" in err
+    assert "--force" in err
+    assert overrides_file.read_text(encoding="utf-8") == before
+    assert simulator.count("collectors_list") == 1
+    # When --force is given / Then it is written, with a warning saying the same
+    code, out, err = run_cli(
+        "thresholds", "set", "--collector", TYPO, "min_success_rate=0.8", "--force"
+    )
+    assert code == 0, err
+    assert f"job-alerts: warning: {TYPO} is not one of this account's collectors" in err
+    assert f"did you mean {LISTED}" in err
+    assert "Written to THRESHOLDS_FILE" in out
+    written = json.loads(overrides_file.read_text(encoding="utf-8"))
+    assert written["collectors"][TYPO] == {"min_success_rate": 0.8}
+
+
+def test_thresholds_set_of_a_listed_collector_warns_of_nothing(
+    overrides_file: Path, run_cli: Run
+) -> None:
+    code, out, err = run_cli("thresholds", "set", "--collector", COLLECTOR, "max_fails=4")
+    assert (code, err) == (0, "")
+    assert "Written to THRESHOLDS_FILE" in out
+
+
+@pytest.mark.parametrize(
+    ("fault", "answered"), [("forbidden", "403"), ("unauthorized", "401")], ids=["403", "401"]
+)
+def test_thresholds_set_refuses_when_the_listing_cannot_be_read(
+    fault: str, answered: str, overrides_file: Path, simulator: BrightDataSimulator, run_cli: Run
+) -> None:
+    # Given a collectors listing Bright Data refuses
+    simulator.inject("collectors_list", fault, times=None)
+    before = overrides_file.read_text(encoding="utf-8")
+    # When a limit is set / Then it is refused rather than guessed, saying why
+    code, out, err = run_cli("thresholds", "set", "--collector", COLLECTOR, "max_fails=4")
+    assert (code, out) == (2, "")
+    assert f"whether {COLLECTOR} is one of this account's collectors cannot be told" in err
+    assert "/dca/collectors_list" in err and answered in err
+    assert "--force" in err
+    assert overrides_file.read_text(encoding="utf-8") == before
+    # When --force is given / Then it is written, with a warning
+    code, out, err = run_cli(
+        "thresholds", "set", "--collector", COLLECTOR, "max_fails=4", "--force"
+    )
+    assert code == 0, err
+    assert "job-alerts: warning: whether" in err
+    written = json.loads(overrides_file.read_text(encoding="utf-8"))
+    assert written["collectors"][COLLECTOR] == {"max_fails": 4}
+
+
+def test_thresholds_unset_of_an_unknown_id_reads_no_listing(
+    tmp_path: Path,
+    monitor_env: Callable[..., None],
+    simulator: BrightDataSimulator,
+    run_cli: Run,
+) -> None:
+    # Given an override for an id the account does not have (written before the check existed)
+    path = tmp_path / "thresholds.json"
+    path.write_text(json.dumps({"collectors": {TYPO: {"max_fails": 3}}}), encoding="utf-8")
+    monitor_env(THRESHOLDS_FILE=str(path))
+    # When it is unset / Then it goes, and Bright Data is not asked
+    code, out, err = run_cli("thresholds", "unset", "--collector", TYPO, "max_fails")
+    assert code == 0, err
+    assert json.loads(path.read_text(encoding="utf-8"))["collectors"] == {}
+    assert simulator.count("collectors_list") == 0

@@ -122,7 +122,7 @@ def test_publish_delivers_the_json_document_with_attributes(
     ("min_severity", "case", "delivered"),
     [
         ("critical", "alarm_success_rate", True),
-        ("critical", "reminder", False),  # warning
+        ("critical", "reminder", True),  # as severe as its alarm
         ("critical", "resolved", False),  # info
         ("critical", "test", True),  # info, but a test
         ("critical", "degraded_token_rejected", True),

@@ -20,15 +20,25 @@ from job_alerts.config import ConfigError, Settings
 from job_alerts.monitor import RunSummary
 from job_alerts.observability import metrics
 from job_alerts.rules import Rule
-from job_alerts.service import TRACK_DETAIL_TYPE, TRACK_SOURCE, emit_metrics
+from job_alerts.service import (
+    TRACK_DETAIL_TYPE,
+    TRACK_SOURCE,
+    emit_dimensioned_metrics,
+    emit_metrics,
+)
 from job_alerts.thresholds import COLLECTOR_ID_PATTERN, Thresholds, thresholds_from_env
 from local.cfn_yaml import evaluate_conditions, load_template, parameter_values, resolve
+from local.simulator import BrightDataSimulator
+from tests.conftest import Configure, load_event
+from tests.support import failed_job, load_function
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO / "template.yaml"
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
+STACK = "stack"  # what _render makes of AWS::StackName
+NAMESPACE = "BrightDataJobAlerts"
 SLACK_SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:job-alerts/slack-AbCdEf"
 
 # The environment variables the code reads in Lambda (CONTRACTS.md). BRIGHTDATA_API_TOKEN and
@@ -62,6 +72,7 @@ CONTRACT_ENV = frozenset(
         "POWERTOOLS_SERVICE_NAME",
         "POWERTOOLS_METRICS_NAMESPACE",
         "POWERTOOLS_LOG_LEVEL",
+        "STACK_NAME",
     }
 )
 
@@ -140,7 +151,7 @@ def _render(value: Any, template: dict[str, Any]) -> Any:
         "AWS::Partition": "aws",
         "AWS::Region": REGION,
         "AWS::AccountId": ACCOUNT,
-        "AWS::StackName": "stack",
+        "AWS::StackName": STACK,
     }
     resources = template["Resources"]
 
@@ -306,6 +317,17 @@ def test_functions_environment_names_are_in_the_contract(
     for name in _resources(deployed[scenario], "AWS::Lambda::Function"):
         # Then it only sets variables the code knows
         assert set(_function_environment(deployed[scenario], name)) <= CONTRACT_ENV, name
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_functions_environment_names_their_stack(
+    deployed: dict[str, dict[str, Any]], scenario: str
+) -> None:
+    # Given every function of the scenario
+    for name in _resources(deployed[scenario], "AWS::Lambda::Function"):
+        # Then it is told the stack it belongs to, which its metrics carry as a dimension
+        env = _function_environment(deployed[scenario], name)
+        assert env["STACK_NAME"] == {"Ref": "AWS::StackName"}, name
 
 
 def test_monitor_environment_maps_every_setting(deployed: dict[str, dict[str, Any]]) -> None:
@@ -619,15 +641,27 @@ def test_alarms_notify_the_alert_topic(deployed: dict[str, dict[str, Any]], scen
 def test_heartbeat_alarm_fires_when_runs_stop(deployed: dict[str, dict[str, Any]]) -> None:
     alarm = deployed["defaults"]["Resources"]["MonitorHeartbeatAlarm"]["Properties"]
     assert (alarm["Namespace"], alarm["MetricName"]) == ("BrightDataJobAlerts", "RunsCompleted")
-    assert alarm["Dimensions"] == [{"Name": "service", "Value": "job-alerts"}]
+    assert _alarm_dimensions(alarm) == {"service": "job-alerts", "stack": STACK}
     assert alarm["Period"] == "900"
     assert alarm["ComparisonOperator"] == "LessThanThreshold"
     assert alarm["Threshold"] == 1
     assert alarm["TreatMissingData"] == "breaching"
 
 
-def _emitted_metric_names() -> set[str]:
-    """The metric names one monitor run emits (every rule with a finding)."""
+def _alarm_dimensions(alarm: dict[str, Any]) -> dict[str, Any]:
+    return {d["Name"]: _render(d["Value"], {"Resources": {}}) for d in alarm["Dimensions"]}
+
+
+def _record_dimensions(record: dict[str, Any]) -> dict[str, str]:
+    """The one dimension set of an EMF record, with its values."""
+    [directive] = record["_aws"]["CloudWatchMetrics"]
+    [names] = directive["Dimensions"]
+    return {name: record[name] for name in names}
+
+
+def _emitted_run_totals() -> tuple[set[str], dict[str, str]]:
+    """The metric names one monitor run of this stack emits (every rule with a finding) and the
+    dimensions they carry."""
     summary = RunSummary(
         run_id="r",
         started_at=datetime(2026, 1, 1, tzinfo=UTC),
@@ -635,34 +669,141 @@ def _emitted_metric_names() -> set[str]:
         findings={rule.value: 1 for rule in Rule},
     )
     try:
-        emit_metrics(summary)
-        return set(metrics.metric_set)
+        emit_metrics(summary, Settings(stack_name=STACK))
+        record = dict(metrics.serialize_metric_set())
     finally:
+        metrics.clear_default_dimensions()
         metrics.clear_metrics()
+    [directive] = record["_aws"]["CloudWatchMetrics"]
+    return {metric["Name"] for metric in directive["Metrics"]}, _record_dimensions(record)
+
+
+def _app_alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The alarms on the app's own (EMF) metrics."""
+    alarms = _resources(template, "AWS::CloudWatch::Alarm")
+    return {
+        name: alarm["Properties"]
+        for name, alarm in alarms.items()
+        if alarm["Properties"]["Namespace"] == NAMESPACE
+    }
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_alarms_on_app_metrics_read_exactly_the_series_this_stack_emits(
+    deployed: dict[str, dict[str, Any]], scenario: str
+) -> None:
+    # Given the alarms on the monitor's own metrics, as deployed
+    alarms = _app_alarms(deployed[scenario])
+    assert {"MonitorHeartbeatAlarm", "UnjudgeableAnswersAlarm", "DecisionsOwedAlarm"} <= set(alarms)
+    # and the metrics a run of this stack emits
+    names, emitted = _emitted_run_totals()
+    for name, alarm in alarms.items():
+        # Then each alarm names the stack, so another stack's runs never count for this one
+        assert {"Name": "stack", "Value": {"Ref": "AWS::StackName"}} in alarm["Dimensions"], name
+        # and its metric and dimension set are exactly what is emitted: CloudWatch matches an
+        # alarm to a series only on the whole dimension set, so a subset would match nothing
+        assert alarm["MetricName"] in names, name
+        assert _alarm_dimensions(alarm) == emitted, name
+
+
+def test_alarms_read_the_series_the_monitor_handler_writes(
+    deployed: dict[str, dict[str, Any]],
+    configure: Configure,
+    simulator: BrightDataSimulator,
+    lambda_context: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a monitor deployed as the stack STACK, with a job to judge
+    configure(STACK_NAME=STACK)
+    failed_job(simulator, "j_fail1")
+    app = load_function("monitor")
+    # When a scheduled run goes through its handler
+    try:
+        app.handler(load_event("scheduled.json"), lambda_context)
+    finally:
+        metrics.clear_default_dimensions()
+        metrics.clear_metrics()
+    lines = (json.loads(line) for line in capsys.readouterr().out.splitlines() if line[:1] == "{")
+    records = [line for line in lines if "_aws" in line and "ColdStart" not in line]
+    # Then every alarm on the app's metrics finds its metric under exactly its dimensions
+    for name, alarm in _app_alarms(deployed["defaults"]).items():
+        matching = [r for r in records if alarm["MetricName"] in r]
+        assert matching, name
+        for record in matching:
+            assert _record_dimensions(record) == _alarm_dimensions(alarm), name
+    # and every record the run wrote (run totals, per-collector series) names the stack
+    assert {_record_dimensions(record)["stack"] for record in records} == {STACK}
+
+
+def _dashboard(template: dict[str, Any]) -> dict[str, Any]:
+    body = _render(template["Resources"]["Dashboard"]["Properties"]["DashboardBody"], template)
+    parsed: dict[str, Any] = json.loads(body)
+    return parsed
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_dashboard_body_is_json_showing_every_emitted_metric(
     deployed: dict[str, dict[str, Any]], scenario: str
 ) -> None:
-    # Given the dashboard as deployed
-    template = deployed[scenario]
-    body = _render(template["Resources"]["Dashboard"]["Properties"]["DashboardBody"], template)
+    # Given the dashboard as deployed, parsed as JSON
+    dashboard = _dashboard(deployed[scenario])
 
-    # When it is parsed as JSON
-    dashboard = json.loads(body)
+    # Then every metric the monitor emits has a graph, under the dimensions it is emitted with
+    # (the service and this stack's name)
+    names, emitted = _emitted_run_totals()
+    shown: dict[str, list[dict[str, str]]] = {}
+    for widget in dashboard["widgets"]:
+        for line in widget["properties"]["metrics"]:
+            if line[0] == NAMESPACE:
+                pairs = [part for part in line[2:] if isinstance(part, str)]
+                shown.setdefault(line[1], []).append(
+                    dict(zip(pairs[::2], pairs[1::2], strict=True))
+                )
+    assert {"RunsCompleted", f"Findings_{Rule.JOB_FAILED.value}"} <= names
+    assert names <= set(shown)
+    # and every row reads this stack's series, exactly as emitted
+    for name, rows in shown.items():
+        assert all(row == emitted for row in rows), name
 
-    # Then every metric the monitor emits has a graph, with the dimension Powertools adds
-    shown = {
-        tuple(line[:4])
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_dashboard_searches_read_only_this_stacks_series(
+    deployed: dict[str, dict[str, Any]], scenario: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the dashboard's SEARCH graphs (per collector, per error kind)
+    dashboard = _dashboard(deployed[scenario])
+    searches = [
+        part["expression"]
         for widget in dashboard["widgets"]
         for line in widget["properties"]["metrics"]
-        if line[0] == "BrightDataJobAlerts"
+        for part in line
+        if isinstance(part, dict) and "expression" in part
+    ]
+    assert searches
+    # and the dimension sets of the per-collector and per-kind series a run of this stack emits
+    summary = RunSummary(
+        run_id="r",
+        started_at=datetime(2026, 1, 1, tzinfo=UTC),
+        read_errors={"Transient": 1},
+        collectors={"c_a": {"jobs_read": 1, "findings": 1}},
+    )
+    emit_dimensioned_metrics(summary, Settings(stack_name=STACK))
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    emitted = {
+        record["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]: _record_dimensions(record)
+        for record in lines
     }
-    emitted = _emitted_metric_names()
-    assert {"RunsCompleted", f"Findings_{Rule.JOB_FAILED.value}"} <= emitted
-    for name in emitted:
-        assert ("BrightDataJobAlerts", name, "service", "job-alerts") in shown, name
+    search = re.compile(r"SEARCH\('\{(?P<schema>[^}]*)\} (?P<terms>[^']*)'")
+    for expression in searches:
+        match = search.match(expression)
+        assert match, expression
+        namespace, *dimension_names = match["schema"].split(",")
+        [metric_name] = re.findall(r'MetricName="([^"]+)"', match["terms"])
+        # Then each searches the schema its series are emitted with
+        assert namespace == NAMESPACE, expression
+        assert set(dimension_names) == set(emitted[metric_name]), expression
+        # and keeps only this stack's series (quoted: an exact match, so "prod" is not "prod-2")
+        assert f'stack="{STACK}"' in match["terms"].split(), expression
 
 
 # ------------------------------------------------------------------ least privilege

@@ -329,3 +329,29 @@ def test_discovery_leaves_half_the_time_to_reading_and_the_next_run_goes_on(
         summary = run(clock, remaining_ms=budget())
         assert summary.collectors_deferred == 3
     assert about(delivered(stack), "collector_unlisted") == []
+
+
+def test_overrides_for_a_collector_the_account_does_not_list_are_logged(
+    world: World,
+    configure: Configure,
+    tmp_path: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    from job_alerts import factory, service
+
+    sim, stack, clock = world
+    # Given limits for a mistyped id beside limits for the real collector
+    document = {"collectors": {COLLECTOR: {"max_fails": 5}, "c_typo0001": {"max_fails": 5}}}
+    path = tmp_path / "overrides.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    configure(THRESHOLDS_FILE=str(path))
+    # When the monitor runs as the handler builds it
+    clock.advance(5)
+    with caplog.at_level(logging.WARNING):
+        service.build_monitor(factory.settings(), clock=clock).run()
+    # Then the run names the id whose limits judge no collector, and only it
+    warned = [r for r in caplog.records if "does not list" in r.getMessage()]
+    assert len(warned) == 1
+    assert warned[0].__dict__.get("collectors") == ["c_typo0001"]

@@ -4,6 +4,7 @@ Regenerate the golden files with UPDATE_GOLDEN=1 and review the diff."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,7 @@ from job_alerts.alerts import (
     slack_payload_for_sns,
     to_document,
 )
+from job_alerts.config import Deployment
 from job_alerts.publish import sns_publish_request
 from job_alerts.rules import Rule, Severity
 from tests.support import ALERT_TIME, make_alert
@@ -36,6 +38,8 @@ from tests.support import ALERT_TIME, make_alert
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 HOSTILE_NAME = "<!channel> & <https://x|y>"
+# A second deployment, in another region than the CLI's default: what its alerts say of it.
+STAGING = Deployment(stack="staging", region="eu-west-1", account="123456789012")
 
 
 def _job(job_id: str, **changes: Any) -> JobFacts:
@@ -102,7 +106,7 @@ def _cases() -> dict[str, Alert]:
         success_rate=0.0,
         errors=ErrorSummary(kinds=(("proxy error", 100),), samples=()),
     )
-    return {
+    cases = {
         "alarm_success_rate": make_alert(
             [_success_rate_alarm()], [_job("j_ma13y9ay1piehrso8r", errors=TIMEOUTS)]
         ),
@@ -145,8 +149,8 @@ def _cases() -> dict[str, Alert]:
                 AlertEntry(
                     kind=AlertKind.REMINDER,
                     rule=Rule.SUCCESS_RATE_BELOW_MIN,
-                    severity=Severity.WARNING,
-                    message="success_rate_below_min still in alarm",
+                    severity=Severity.CRITICAL,
+                    message="success rate still in alarm",
                     job_ids=("j_ma13y9ay1piehrso8r",),
                     since=ALERT_TIME - timedelta(hours=6),
                     duration_s=21600.0,
@@ -214,6 +218,10 @@ def _cases() -> dict[str, Alert]:
             collector_name=HOSTILE_NAME,
         ),
     }
+    # A collector's alarm, a health alert and a test alert as the stack "staging" sends them.
+    for name in ("alarm_success_rate", "degraded_token_rejected", "test"):
+        cases[f"staging_{name}"] = dataclasses.replace(cases[name], deployment=STAGING)
+    return cases
 
 
 CLOUDWATCH_ALARM = {

@@ -8,13 +8,25 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from job_alerts.observability import LazyTracer, logger, metrics, tracer
+from job_alerts import factory
+from job_alerts.config import Settings
+from job_alerts.observability import (
+    LazyTracer,
+    bind_metric_dimensions,
+    logger,
+    metric_dimensions,
+    metrics,
+    tracer,
+)
+from tests.conftest import load_event
+from tests.support import load_function
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYER = ROOT / "layers" / "common"
@@ -177,11 +189,26 @@ def test_observability_other_tracer_calls_reach_the_real_tracer(
         _ = lazy._private  # private names are never forwarded (keeps copy/pickle sane)
 
 
-def test_observability_metrics_carry_the_service_the_dashboard_queries(
-    capsys: pytest.CaptureFixture[str],
+@pytest.fixture
+def stack_metrics() -> Iterator[None]:
+    """The shared metrics, with whatever stack dimension a test binds dropped afterwards."""
+    yield
+    metrics.clear_default_dimensions()
+    metrics.clear_metrics()
+
+
+def _emf_records(out: str) -> list[dict[str, Any]]:
+    lines = (json.loads(line) for line in out.splitlines() if line.startswith("{"))
+    return [line for line in lines if "_aws" in line]
+
+
+def test_observability_metrics_carry_the_service_and_stack_the_alarms_read(
+    capsys: pytest.CaptureFixture[str], stack_metrics: None
 ) -> None:
-    # Given the shared metrics (the dashboard and the heartbeat alarm select metrics by the
-    # dimension service=job-alerts in namespace BrightDataJobAlerts)
+    # Given the shared metrics bound to a stack (the dashboard and the alarms select metrics by
+    # the dimensions service=job-alerts and stack=<stack name> in namespace BrightDataJobAlerts)
+    bind_metric_dimensions(Settings(stack_name="prod"))
+
     # When a handler emits a metric
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: Any) -> None:
@@ -189,10 +216,48 @@ def test_observability_metrics_carry_the_service_the_dashboard_queries(
 
     handler({}, None)
 
-    # Then it lands in the app's namespace under that dimension
-    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
-    metric = next(blob for blob in blobs if "ServiceProbe" in blob)
-    assert metric["service"] == "job-alerts"
+    # Then it lands in the app's namespace under exactly those two dimensions
+    metric = next(blob for blob in _emf_records(capsys.readouterr().out) if "ServiceProbe" in blob)
+    assert (metric["service"], metric["stack"]) == ("job-alerts", "prod")
     (directive,) = metric["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == "BrightDataJobAlerts"
-    assert ["service"] in directive["Dimensions"]
+    assert directive["Dimensions"] == [["service", "stack"]]
+
+
+@pytest.mark.parametrize(
+    ("environ", "stack"),
+    [({"STACK_NAME": "prod"}, "prod"), ({"STACK_NAME": "staging"}, "staging"), ({}, "local")],
+)
+def test_observability_metric_dimensions_name_the_stack_from_its_settings(
+    environ: dict[str, str], stack: str
+) -> None:
+    # Given the settings a function reads (the template passes STACK_NAME; a local run has none)
+    cfg = Settings.from_env(environ)
+    # Then its metrics are told apart by the stack, and a local run says so
+    assert metric_dimensions(cfg) == {"service": "job-alerts", "stack": stack}
+
+
+def test_observability_slack_notifier_metrics_name_its_stack(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    lambda_context: Any,
+    stack_metrics: None,
+) -> None:
+    # Given the Slack notifier of the stack "prod", its delivery replaced by one that posts one
+    # message (the delivery itself is tested in tests/integration/test_delivery.py)
+    monkeypatch.setattr(factory, "settings", lambda: Settings(stack_name="prod"))
+    app = load_function("slack_notifier")
+    once = SimpleNamespace(register_lambda_context=lambda context: None)
+    monkeypatch.setattr(app, "_once", lambda: once)
+    monkeypatch.setattr(app, "_webhook_url", lambda: "https://hooks.example/x")
+    report = SimpleNamespace(posted=("m-1",), duplicates=())
+    monkeypatch.setattr(app, "deliver_sns_event", lambda *args, **kwargs: report)
+
+    # When it handles an alert
+    app.handler(load_event("sns_alert.json"), lambda_context)
+
+    # Then its metrics carry the stack's dimensions, like the monitor's
+    [record] = _emf_records(capsys.readouterr().out)
+    assert record["SlackMessagesPosted"] == [1]
+    assert record["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service", "stack"]]
+    assert (record["service"], record["stack"]) == ("job-alerts", "prod")

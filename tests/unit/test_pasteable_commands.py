@@ -144,3 +144,32 @@ def test_footer_offers_a_what_if_only_for_an_open_alarm_on_a_limit() -> None:
         assert ("Try another limit first" in labels) is open_on_limit, name
         email = render_email(to_document(alert))
         assert all(command in email for _, command in footer_commands(alert))
+
+
+STACK_GOLDENS = [
+    f"staging_{name}{channel}"
+    for name in ("alarm_success_rate", "degraded_token_rejected", "test")
+    for channel in (".txt", ".slack.json")
+]
+
+
+@pytest.mark.parametrize("golden", STACK_GOLDENS)
+def test_every_command_an_alert_of_a_stack_shows_selects_that_stack_and_region(
+    golden: str,
+) -> None:
+    # Given an alert the stack "staging" in eu-west-1 sent, by email or Slack
+    commands = commands_in((GOLDEN_DIR / golden).read_text(encoding="utf-8"))
+    assert commands
+    for command in commands:
+        # When a command it shows is parsed by the CLI's own parser
+        args = parses(command)
+        # Then it names that stack, and its region (the CLI's default may be another one)
+        assert (args.stack, args.region) == ("staging", "eu-west-1"), command
+
+
+@pytest.mark.parametrize(("name", "text"), golden_texts(), ids=lambda v: v if "." in v else "")
+def test_commands_of_an_alert_without_a_deployment_name_none(name: str, text: str) -> None:
+    # Given an alert a local run sent (no stack) / Then its commands do not invent one
+    if not name.startswith("staging_"):
+        for command in commands_in(text):
+            assert (parses(command).stack, parses(command).region) == (None, None), command

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -11,6 +12,8 @@ from job_alerts.brightdata import validate_collector_id
 from job_alerts.thresholds import Thresholds, ThresholdsError, thresholds_from_env
 
 DEFAULT_API_URL = "https://api.brightdata.com"
+# What CloudFormation accepts as a stack name: a stack name is pasted into commands.
+STACK_NAME_PATTERN = re.compile(r"[A-Za-z][-A-Za-z0-9]{0,127}")
 
 
 class ConfigError(ValueError):
@@ -20,6 +23,32 @@ class ConfigError(ValueError):
 class AlertMode(StrEnum):
     STATE = "state"  # notify when a collector rule changes state (ALARM / RESOLVED)
     EVERY_JOB = "every_job"  # notify for every breaching job, once per job and rule
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Which deployment sent an alert: its CloudFormation stack, region and AWS account, each
+    None when unknown. Every alert names it, and every command an alert shows points at it."""
+
+    stack: str | None = None
+    region: str | None = None
+    account: str | None = None
+
+    @classmethod
+    def of_stack(
+        cls,
+        stack: str,
+        topic_arn: str | None,
+        *,
+        region: str | None = None,
+        account: str | None = None,
+    ) -> Deployment:
+        """The stack's deployment; the region and account not given are its topic's (the stack
+        created the topic, so its ARN says where the stack is)."""
+        parts = (topic_arn or "").split(":")
+        if len(parts) == 6 and parts[0] == "arn" and parts[2] == "sns":
+            region, account = region or parts[3] or None, account or parts[4] or None
+        return cls(stack, region, account)
 
 
 @dataclass(frozen=True)
@@ -49,12 +78,27 @@ class Settings:
     slack_webhook_secret: str | None = None
     intake_token_secret: str | None = None
     intake_max_body_bytes: int = 64 * 1024
+    # The CloudFormation stack the function belongs to (the template passes it); None locally.
+    stack_name: str | None = None
+    # Where that stack is: the region Lambda runs the function in (AWS_REGION) and, when set,
+    # AWS_ACCOUNT_ID; what is missing comes from TOPIC_ARN (see `deployment`).
+    region: str | None = None
+    account_id: str | None = None
+
+    @property
+    def deployment(self) -> Deployment | None:
+        """The deployment these settings belong to; None on a local run (no stack named)."""
+        if self.stack_name is None:
+            return None
+        return Deployment.of_stack(
+            self.stack_name, self.topic_arn, region=self.region, account=self.account_id
+        )
 
     def require_table(self) -> str:
-        return _require(self.table_name, "TABLE_NAME")
+        return _require_deployed(self.table_name, "TABLE_NAME")
 
     def require_topic(self) -> str:
-        return _require(self.topic_arn, "TOPIC_ARN")
+        return _require_deployed(self.topic_arn, "TOPIC_ARN")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -94,13 +138,26 @@ class Settings:
             ),
             slack_webhook_secret=_str(env, "SLACK_WEBHOOK_SECRET"),
             intake_token_secret=_str(env, "INTAKE_TOKEN_SECRET"),
+            stack_name=_stack_name(env),
+            region=_str(env, "AWS_REGION"),
+            account_id=_str(env, "AWS_ACCOUNT_ID"),
         )
 
 
-def _require(value: str | None, name: str) -> str:
+def _require_deployed(value: str | None, name: str) -> str:
+    # Locally this is a command pasted from an alert, run without the stack it came from.
     if not value:
-        raise ConfigError(f"{name} is not set; it is required here")
+        raise ConfigError(
+            f"no deployment chosen: add --stack NAME (the stack that sent the alert) or set {name}"
+        )
     return value
+
+
+def _stack_name(env: Mapping[str, str]) -> str | None:
+    name = _str(env, "STACK_NAME")
+    if name is not None and not STACK_NAME_PATTERN.fullmatch(name):
+        raise ConfigError(f"STACK_NAME is not a CloudFormation stack name: {name[:40]!r}")
+    return name
 
 
 def _str(env: Mapping[str, str], name: str) -> str | None:

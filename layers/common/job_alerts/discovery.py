@@ -64,6 +64,9 @@ class Discovery:
     # The collectors whose listing works again, that are back in collectors_list, or that are no
     # longer watched: only these can end a listing alarm.
     recovered: set[str] = field(default_factory=set)
+    # Every collector id collectors_list showed; None when it was not read (it failed, or
+    # `Collectors` names them).
+    listed_ids: frozenset[str] | None = None
     # Listings not tried because discovery's share of the run's time was spent (no failure):
     # the least recently listed collectors go first, so the next run goes on with these.
     deferred: int = 0
@@ -147,6 +150,7 @@ def discover(
     if seen is None:
         return result
     collectors, shown = seen
+    result.listed_ids = frozenset(shown) if shown is not None else None
     known = store.collector_meta()
     missing = _missing(shown, settings.collectors, known, now)
     collectors.update({cid: (name, "") for cid, name in missing.items()})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ from job_alerts.thresholds import (
 from job_alerts.timeutil import Clock, system_clock
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
     from botocore.client import BaseClient
 
     from job_alerts.brightdata import BrightDataClient
@@ -53,8 +55,43 @@ def aws_client(service: str) -> BaseClient:
     return boto3.client(service, config=config)
 
 
+@dataclass(frozen=True)
+class SsmToken:
+    """The Bright Data token in an SSM SecureString, cached like every parameter. `refresh()`
+    reads it afresh (and caches that): the client asks so once when Bright Data refuses the
+    cached value, so a rotated token works on the next call, not when the cache expires."""
+
+    name: str
+
+    def __call__(self) -> str:
+        return self._read(force_fetch=False)
+
+    def refresh(self) -> str:
+        return self._read(force_fetch=True)
+
+    def _read(self, *, force_fetch: bool) -> str:
+        value = ssm_parameters().get(
+            self.name, decrypt=True, max_age=PARAMETER_MAX_AGE_SECONDS, force_fetch=force_fetch
+        )
+        return str(value).strip()
+
+
+def ssm_parameters() -> SSMProvider:
+    """Parameters read (and cached) through this process's SSM client, so they come from the
+    region the CLI was pointed at (`--region`), not only from AWS_REGION."""
+    return _ssm_provider(aws_client("ssm"))
+
+
+@functools.cache
+def _ssm_provider(client: BaseClient) -> SSMProvider:
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+    return SSMProvider(boto3_client=client)
+
+
 def token_provider(cfg: Settings) -> Callable[[], str]:
-    """The Bright Data token: from BRIGHTDATA_API_TOKEN locally, else the SSM SecureString."""
+    """The Bright Data token: from BRIGHTDATA_API_TOKEN locally, else the SSM SecureString
+    (an SsmToken, which the client may refresh)."""
     if cfg.api_token:
         token = cfg.api_token
         return lambda: token
@@ -63,15 +100,7 @@ def token_provider(cfg: Settings) -> Callable[[], str]:
             "no Bright Data token: set BRIGHTDATA_API_TOKEN (local) or "
             "BRIGHTDATA_TOKEN_PARAMETER (name of an SSM SecureString)"
         )
-    name = cfg.token_parameter
-
-    def from_ssm() -> str:
-        from aws_lambda_powertools.utilities import parameters
-
-        value = parameters.get_parameter(name, decrypt=True, max_age=PARAMETER_MAX_AGE_SECONDS)
-        return str(value).strip()
-
-    return from_ssm
+    return SsmToken(cfg.token_parameter)
 
 
 def bright_data_client(cfg: Settings) -> BrightDataClient:
@@ -105,10 +134,8 @@ def load_overrides(cfg: Settings) -> Overrides | None:
             raise ConfigError(f"THRESHOLDS_FILE {path}: {exc.strerror}") from None
         source = f"THRESHOLDS_FILE {path}"
     elif cfg.thresholds_parameter:
-        from aws_lambda_powertools.utilities import parameters
-
         text = str(
-            parameters.get_parameter(cfg.thresholds_parameter, max_age=PARAMETER_MAX_AGE_SECONDS)
+            ssm_parameters().get(cfg.thresholds_parameter, max_age=PARAMETER_MAX_AGE_SECONDS)
         )
         source = f"THRESHOLDS_PARAMETER {cfg.thresholds_parameter}"
     else:
@@ -119,8 +146,12 @@ def load_overrides(cfg: Settings) -> Overrides | None:
         raise ConfigError(f"{source}: {exc}") from None
 
 
-def thresholds_resolver(cfg: Settings) -> Callable[[str | None], Thresholds]:
-    overrides = load_overrides(cfg)
+def thresholds_resolver(
+    cfg: Settings, overrides: Overrides | None = None
+) -> Callable[[str | None], Thresholds]:
+    """Each collector's effective thresholds: `overrides` when given (already loaded), else the
+    override document `cfg` names."""
+    overrides = overrides if overrides is not None else load_overrides(cfg)
     env = (cfg.env_thresholds, cfg.env_threshold_names)
 
     @functools.cache

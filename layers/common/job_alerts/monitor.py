@@ -28,7 +28,7 @@ from job_alerts.decide import (
     judge_jobs,
     unjudgeable_reason,
 )
-from job_alerts.discovery import discover
+from job_alerts.discovery import Discovery, discover
 from job_alerts.history import History
 from job_alerts.joblog import JobLog
 from job_alerts.models import (
@@ -46,7 +46,7 @@ from job_alerts.recording import Recorder, summarize_errors
 from job_alerts.remediation import plan_reruns
 from job_alerts.rules import RuleResult, Verdict
 from job_alerts.state import StateStore
-from job_alerts.thresholds import Thresholds
+from job_alerts.thresholds import Overrides, Thresholds, unknown_override_ids
 from job_alerts.timeutil import Clock, iso, parse_moment, system_clock
 
 LOCAL_LEASE = timedelta(minutes=10)
@@ -111,6 +111,7 @@ class Monitor:
         clock: Clock | None = None,
         remaining_ms: Callable[[], int] | None = None,
         run_id: str | None = None,
+        overrides: Overrides | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
@@ -120,6 +121,8 @@ class Monitor:
         self.clock = clock or system_clock
         self.remaining_ms = remaining_ms
         self.run_id = run_id or uuid.uuid4().hex[:12]
+        # The per-collector override document, to name limits that judge no collector.
+        self.overrides = overrides
 
     def run(self, *, dry_run: bool = False) -> RunSummary:
         started = time.monotonic()
@@ -138,6 +141,7 @@ class Monitor:
             listing_time_left=self._discovery_time_left(),
             time_left=self._time_left,
         )
+        self._warn_unknown_overrides(found)
         ordered = reading_order(self.store.live_jobs(), found.new_jobs, health.live_cursor)
         reading = read_jobs(
             self.client,
@@ -336,6 +340,18 @@ class Monitor:
         except Exception:
             logger.exception("rerunning failed inputs failed", extra={"collector": cid})
 
+    def _warn_unknown_overrides(self, found: Discovery) -> None:
+        """Log, once a run, the override document's collector ids that collectors_list did not
+        show: limits that judge no job (a mistyped id). Costs no call: discovery listed them."""
+        if found.listed_ids is None:
+            return
+        unknown = unknown_override_ids(self.overrides, found.listed_ids)
+        if unknown:
+            logger.warning(
+                "threshold overrides for collectors this account does not list",
+                extra={"collectors": list(unknown)},
+            )
+
     def _silence_over_hidden(
         self, cid: str, alarms: dict[str, RuleAlarm], recorder: Recorder, now: datetime
     ) -> Silence | None:
@@ -388,6 +404,7 @@ class Monitor:
             history_ttl_days=self.settings.history_ttl_days,
             lease_until=self._lease_until,
             dry_run=dry_run,
+            deployment=self.settings.deployment,
         )
 
     def _publish(self, summary: RunSummary, own_only: bool = False) -> None:

@@ -1,5 +1,6 @@
-"""The app's one Logger, Metrics and Tracer (Powertools), shared by every function and the CLI.
-The Tracer is built on a traced handler's first call, so importing a handler never loads X-Ray."""
+"""The app's one Logger, Metrics and Tracer (Powertools), shared by every function and the CLI,
+and the dimensions every metric carries. The Tracer is built on a traced handler's first call, so
+importing a handler never loads X-Ray."""
 
 from __future__ import annotations
 
@@ -13,8 +14,13 @@ from aws_lambda_powertools import Logger, Metrics
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
 
+    from job_alerts.config import Settings
+
 SERVICE = "job-alerts"
 NAMESPACE = "BrightDataJobAlerts"
+# The stack dimension of metrics written outside a deployed stack (no STACK_NAME): a series no
+# deployed stack's alarm reads.
+LOCAL_STACK = "local"
 # What our code calls: boto3 (botocore) and urllib3 (over http.client) for Bright Data and Slack.
 # patch_all would also probe and patch a dozen libraries we never use.
 TRACED_MODULES = ("botocore", "httplib")
@@ -90,6 +96,25 @@ class LazyTracer:
         if name.startswith("_"):
             raise AttributeError(name)
         return getattr(self.resolve(), name)
+
+
+def metric_dimensions(cfg: Settings) -> dict[str, str]:
+    """The dimensions of every metric the app writes: the service and the stack that wrote it.
+    The template's alarms and dashboard name exactly this set, because CloudWatch matches a
+    series on its whole dimension set: two stacks in one account and region each read their own
+    heartbeat, and an alarm naming fewer dimensions would match nothing."""
+    return {"service": SERVICE, "stack": cfg.stack_name or LOCAL_STACK}
+
+
+def bind_metric_dimensions(cfg: Settings) -> None:
+    """Give everything the shared `metrics` flushes from now on `cfg`'s dimensions. Powertools
+    keeps default dimensions across flushes and invocations (a process serves one stack), so
+    calling this on every invocation is cheap and changes nothing after the first. Powertools'
+    own ColdStart metric keeps its function_name and service dimensions only; function names are
+    per stack already."""
+    wanted = metric_dimensions(cfg)
+    if metrics.default_dimensions != wanted:  # set again, Powertools warns of each duplicate
+        metrics.set_default_dimensions(**wanted)
 
 
 logger = Logger(service=SERVICE)

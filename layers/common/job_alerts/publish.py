@@ -13,6 +13,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from job_alerts.alerts import from_document, render_email, render_subject
+from job_alerts.config import Deployment
 from job_alerts.observability import logger
 from job_alerts.timeutil import Clock
 
@@ -43,11 +44,13 @@ class PublishError(Exception):
 
 def message_attributes(doc: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     """Attributes for filter policies. ``rule`` and ``state`` describe the highest-severity
-    entry; ``rules`` lists every entry's rule (String.Array: a filter matches any of them)."""
+    entry; ``rules`` lists every entry's rule (String.Array: a filter matches any of them);
+    ``stack``, ``region`` and ``account`` name the deployment that sent it, when known (SNS
+    takes no empty value, so an unknown one is left out; and at most 10 attributes)."""
     alert = from_document(doc)
     top = alert.top_entry
     rules = list(dict.fromkeys(entry.rule for entry in alert.ordered_entries))
-    return {
+    attributes = {
         "severity": {"DataType": "String", "StringValue": alert.severity.value},
         "collector": {"DataType": "String", "StringValue": alert.collector_id or "monitor"},
         "rule": {"DataType": "String", "StringValue": top.rule},
@@ -55,6 +58,15 @@ def message_attributes(doc: Mapping[str, Any]) -> dict[str, dict[str, str]]:
         "state": {"DataType": "String", "StringValue": top.kind.value},
         "test": {"DataType": "String", "StringValue": "true" if alert.test else "false"},
     }
+    deployment = alert.deployment or Deployment()
+    for name, value in (
+        ("stack", deployment.stack),
+        ("region", deployment.region),
+        ("account", deployment.account),
+    ):
+        if value:
+            attributes[name] = {"DataType": "String", "StringValue": value}
+    return attributes
 
 
 def _structured_message(doc: Mapping[str, Any]) -> str:

@@ -23,7 +23,7 @@ from job_alerts.alerts import (
     to_document,
 )
 from job_alerts.brightdata import BrightDataClient, BrightDataError
-from job_alerts.config import Settings
+from job_alerts.config import Deployment, Settings
 from job_alerts.decide import ALERT_JOBS_SHOWN, Decision
 from job_alerts.discovery import describe
 from job_alerts.ids import InvalidId
@@ -85,10 +85,15 @@ def claim_label(claim: Claim) -> str:
 
 
 def build_alerts(
-    decision: Decision, errors: dict[str, ErrorSummary], now: datetime
+    decision: Decision,
+    errors: dict[str, ErrorSummary],
+    now: datetime,
+    *,
+    deployment: Deployment | None = None,
 ) -> list[tuple[Alert, list[Claim]]]:
-    """The decision as alerts, each with the claims it records; pure. Every entry was planned
-    together with its claim, so the two lists split the same way into transaction-sized alerts."""
+    """The decision as alerts of the deployment, each with the claims it records; pure. Every
+    entry was planned together with its claim, so the two lists split the same way into
+    transaction-sized alerts."""
     if len(decision.claims) != len(decision.entries):
         raise RuntimeError("every alert entry must be planned with exactly one claim")
     alerts = []
@@ -113,13 +118,14 @@ def build_alerts(
             jobs=tuple(jobs),
             affected_jobs=len(decision.affected) or len(chunk_jobs),
             created_at=now,
+            deployment=deployment,
         )
         alerts.append((alert, list(claims)))
     return alerts
 
 
 class Recorder:
-    """Stores decisions as alerts, once. One per run."""
+    """Stores decisions as alerts of the run's deployment (None locally), once. One per run."""
 
     def __init__(
         self,
@@ -130,6 +136,7 @@ class Recorder:
         history_ttl_days: int,
         lease_until: Callable[[datetime], datetime],
         dry_run: bool,
+        deployment: Deployment | None = None,
     ) -> None:
         self.store = store
         self.client = client
@@ -137,6 +144,7 @@ class Recorder:
         self.history_ttl_days = history_ttl_days
         self.lease_until = lease_until
         self.dry_run = dry_run
+        self.deployment = deployment
         self.result = Recorded()
 
     def record(self, decision: Decision, now: datetime, *, error_details: bool = True) -> None:
@@ -145,7 +153,7 @@ class Recorder:
         recorded some of it first (the job rules it claimed are noted)."""
         if self.dry_run:
             if decision.entries:
-                for alert, _ in build_alerts(decision, {}, now):
+                for alert, _ in build_alerts(decision, {}, now, deployment=self.deployment):
                     self.result.planned.append(to_document(alert))
             return
         try:
@@ -252,7 +260,7 @@ class Recorder:
         if decision.collector_id:
             silence = self.store.active_silence(decision.collector_id, now)
         errors = self._error_details(decision) if error_details else {}
-        for alert, claims in build_alerts(decision, errors, now):
+        for alert, claims in build_alerts(decision, errors, now, deployment=self.deployment):
             hidden = _hide_openings(alert, claims, silence) if silence else False
             document = to_document(alert)
             status = AlertStatus.SUPPRESSED if silence else AlertStatus.PENDING

@@ -1,5 +1,5 @@
 """Entry points the Lambda handlers and the CLI share: one monitor run, tracking jobs handed in,
-with metrics emitted from the run summary."""
+with metrics emitted from the run summary under the stack's dimensions."""
 
 from __future__ import annotations
 
@@ -13,7 +13,13 @@ from job_alerts import factory
 from job_alerts.brightdata import InvalidId, validate_job_id
 from job_alerts.config import Settings
 from job_alerts.models import JobRecord
-from job_alerts.observability import NAMESPACE, SERVICE, logger, metrics
+from job_alerts.observability import (
+    NAMESPACE,
+    bind_metric_dimensions,
+    logger,
+    metric_dimensions,
+    metrics,
+)
 from job_alerts.state import StateStore
 from job_alerts.timeutil import ttl_at
 
@@ -42,14 +48,16 @@ def build_monitor(
     store = factory.state_store(cfg)  # first: the table is the first thing a run needs
     if publisher is None and with_publisher:
         publisher = factory.publisher(cfg)
+    overrides = factory.load_overrides(cfg)
     return Monitor(
         cfg,
         factory.bright_data_client(cfg),
         store,
         publisher,
-        factory.thresholds_resolver(cfg),
+        factory.thresholds_resolver(cfg, overrides),
         clock=clock or factory.clock(),
         remaining_ms=remaining_ms,
+        overrides=overrides,
     )
 
 
@@ -66,7 +74,7 @@ def run_once(
         raise
     if not dry_run:
         _leave_run_record(cfg, summary, None)
-    emit_metrics(summary)
+    emit_metrics(summary, cfg)
     logger.info("run finished", extra={"summary": summary.to_dict()})
     return summary
 
@@ -83,7 +91,10 @@ def _leave_run_record(cfg: Settings, summary: RunSummary | None, error: str | No
         log("could not record the run for `job-alerts status`", extra={"error": repr(exc)})
 
 
-def emit_metrics(summary: RunSummary) -> None:
+def emit_metrics(summary: RunSummary, cfg: Settings) -> None:
+    """The run's totals, added to the shared metrics (flushed by the handler) under `cfg`'s
+    dimensions."""
+    bind_metric_dimensions(cfg)
     count = MetricUnit.Count
     if not summary.dry_run:
         metrics.add_metric(name="RunsCompleted", unit=count, value=1)
@@ -103,27 +114,28 @@ def emit_metrics(summary: RunSummary) -> None:
         metrics.add_metric(name=f"Findings_{rule}", unit=count, value=n)
 
 
-def emit_dimensioned_metrics(summary: RunSummary) -> None:
+def emit_dimensioned_metrics(summary: RunSummary, cfg: Settings) -> None:
     """Per-collector, per-error-kind and per-reason series. Each needs its own dimension set, so
     each is its own EMF record; only the Lambda path emits them (the CLI keeps stdout for its
     output)."""
+    dimensions = metric_dimensions(cfg)
     for collector, stats in sorted(summary.collectors.items()):
         for name, key in (("CollectorJobsRead", "jobs_read"), ("CollectorFindings", "findings")):
-            _count_series(name, stats[key], collector=collector)
+            _count_series(name, stats[key], {**dimensions, "collector": collector})
     for reason, n in sorted(summary.unjudgeable.items()):
-        _count_series("UnjudgeableAnswersByReason", n, reason=reason)
+        _count_series("UnjudgeableAnswersByReason", n, {**dimensions, "reason": reason})
     for kind, n in sorted(summary.read_errors.items()):
-        _count_series("ApiErrorsByKind", n, kind=kind)
+        _count_series("ApiErrorsByKind", n, {**dimensions, "kind": kind})
 
 
-def _count_series(name: str, value: int, **dimension: str) -> None:
-    """One count metric with the service dimension plus `dimension`, as its own EMF record."""
+def _count_series(name: str, value: int, dimensions: dict[str, str]) -> None:
+    """One count metric under `dimensions`, as its own EMF record."""
     with single_metric(
         name=name,
         unit=MetricUnit.Count,
         value=value,
         namespace=NAMESPACE,
-        default_dimensions={"service": SERVICE, **dimension},
+        default_dimensions=dimensions,
     ):
         pass
 
@@ -172,5 +184,5 @@ def handle_monitor_event(
         logger.info("jobs tracked", extra={"results": results})
         return {"tracked": results}
     summary = run_once(cfg, remaining_ms=remaining_ms)
-    emit_dimensioned_metrics(summary)
+    emit_dimensioned_metrics(summary, cfg)
     return summary.to_dict()

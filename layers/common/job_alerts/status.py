@@ -203,6 +203,9 @@ class StateStatus:
     unsent: tuple[UnsentAlert, ...] = ()
     # Every problem of the live set, red first, then oldest first; the CLI caps what it shows.
     job_problems: tuple[JobProblem, ...] = ()
+    # id -> name of the collectors the monitor stored from its listings and last found in the
+    # account (not missing); None while it has stored none (no run has listed collectors yet).
+    listed_collectors: Mapping[str, str] | None = None
 
     @property
     def red_job_problems(self) -> int:
@@ -307,9 +310,11 @@ def job_problems(live: Iterable[JobRecord], now: datetime) -> list[JobProblem]:
 
 def read_status(store: StateStore, now: datetime, watched: Iterable[str] = ()) -> StateStatus:
     """The state table's picture. Silences are looked up for every collector the monitor has
-    seen, has an alarm for or is configured to watch (`watched`)."""
+    seen, has an alarm for or is configured to watch (`watched`); the collectors its listings
+    found (listed_collectors) come from the same listing items, with no call of their own."""
     health = store.get_health()
-    names = {cid: meta.name for cid, meta in store.collector_meta().items()}
+    metas = store.collector_meta()
+    names = {cid: meta.name for cid, meta in metas.items()}
     alarmed = sorted(store.collectors_with_open_alarms())
     alarms = [
         alarm
@@ -340,6 +345,7 @@ def read_status(store: StateStore, now: datetime, watched: Iterable[str] = ()) -
         silence = store.active_silence(cid, now)
         if silence is not None:
             silences.append(SilenceView(cid, silence.until, silence.reason, silence.created_by))
+    listed = {cid: meta.name for cid, meta in metas.items() if meta.missing_since is None}
     live = store.live_jobs()
     unsent = []
     for entry in store.pending_outbox(_END_OF_TIME, owner=""):
@@ -360,4 +366,5 @@ def read_status(store: StateStore, now: datetime, watched: Iterable[str] = ()) -
         live_jobs_by_source=dict(Counter(job.source for job in live)),
         unsent=tuple(unsent),
         job_problems=tuple(job_problems(live, now)),
+        listed_collectors=listed if metas else None,
     )

@@ -8,7 +8,7 @@ import difflib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -24,7 +24,9 @@ __all__ = [
     "effective",
     "load_overrides_text",
     "parse_overrides",
+    "similar_collector_ids",
     "thresholds_from_env",
+    "unknown_override_ids",
 ]
 
 ThresholdValue = float | int | bool | None
@@ -325,3 +327,27 @@ def effective(
                 merged[name] = value
                 sources[name] = source
     return EffectiveThresholds(values=_build(merged), sources=MappingProxyType(sources))
+
+
+def unknown_override_ids(
+    overrides: Overrides | None, listed_ids: Collection[str]
+) -> tuple[str, ...]:
+    """The collector ids the override document has limits for that are not among `listed_ids`,
+    sorted: limits that judge no job (a mistyped id, or a collector gone from the account)."""
+    if overrides is None:
+        return ()
+    return tuple(sorted(cid for cid in overrides.collectors if cid not in listed_ids))
+
+
+def similar_collector_ids(collector_id: str, listed: Mapping[str, str]) -> list[str]:
+    """The listed collectors (id -> name) whose id or name is close to `collector_id`, closest
+    first: what a mistyped id was probably meant to be."""
+    # Names lower-cased, as an id typed from a name would be; ids first, so a name that reads
+    # like another collector's id does not take its place.
+    by_text: dict[str, str] = {}
+    for cid in listed:
+        by_text.setdefault(cid, cid)
+    for cid, name in listed.items():
+        by_text.setdefault(name.lower(), cid)
+    matches = difflib.get_close_matches(collector_id, list(by_text), n=3, cutoff=0.6)
+    return list(dict.fromkeys(by_text[match] for match in matches))

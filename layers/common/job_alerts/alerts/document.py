@@ -1,6 +1,8 @@
 """The alert's canonical JSON document, version 1: what is stored, published and re-rendered.
 ``to_document`` writes it; ``from_document`` validates and reads it. Every time is ISO-8601 UTC
-with a ``Z`` suffix, every duration is in seconds.
+with a ``Z`` suffix, every duration is in seconds. A field added to version 1 is optional (a
+reader of an older document finds it missing and reads ``null``), so adding one keeps the
+version: readers that do not know a field ignore it.
 
 ====================  ===========================================================================
 field                 meaning
@@ -12,6 +14,9 @@ created_at            when the monitor decided to alert
 severity              ``critical`` | ``warning`` | ``info``: the highest of the entries
 kind                  kind of the highest-severity entry (see ``entries[].kind``)
 collector             ``{"id", "name"}``; both ``null`` for monitor-health alerts
+deployment            ``{"stack", "region", "account"}``: the CloudFormation stack that sent it,
+                      its AWS region and account (each ``null`` when unknown); ``null`` from a
+                      local run. Added to version 1: older documents have no such field
 entries[]             one per rule transition or event, highest severity first:
   .kind               ``ALARM`` | ``RESOLVED`` | ``REMINDER`` | ``JOB`` | ``DEGRADED`` |
                       ``RECOVERED`` | ``TEST``
@@ -49,6 +54,7 @@ from job_alerts.alerts.model import (
     JobFacts,
     job_link,
 )
+from job_alerts.config import Deployment
 from job_alerts.rules import Severity
 from job_alerts.timeutil import iso_seconds, parse_iso
 
@@ -101,6 +107,16 @@ def _job_document(job: JobFacts) -> dict[str, Any]:
     }
 
 
+def _deployment_document(deployment: Deployment | None) -> dict[str, Any] | None:
+    if deployment is None:
+        return None
+    return {
+        "stack": deployment.stack,
+        "region": deployment.region,
+        "account": deployment.account,
+    }
+
+
 def to_document(alert: Alert) -> dict[str, Any]:
     """The canonical, JSON-safe form of an alert: what is stored, published and re-rendered."""
     top = alert.top_entry
@@ -112,6 +128,7 @@ def to_document(alert: Alert) -> dict[str, Any]:
         "severity": alert.severity.value,
         "kind": top.kind.value,
         "collector": {"id": alert.collector_id, "name": alert.collector_name},
+        "deployment": _deployment_document(alert.deployment),
         "entries": [
             {
                 "kind": entry.kind.value,
@@ -227,6 +244,17 @@ def _job_from(doc: Any, where: str) -> JobFacts:
     )
 
 
+def _deployment_from(doc: Any, where: str) -> Deployment | None:
+    if doc is None:
+        return None
+    doc = _mapping(doc, where)
+    return Deployment(
+        stack=_optional(doc, "stack", str, where),
+        region=_optional(doc, "region", str, where),
+        account=_optional(doc, "account", str, where),
+    )
+
+
 def from_document(doc: Mapping[str, Any]) -> Alert:
     """Read a document written by to_document; ValueError when it is not one we understand."""
     doc = _mapping(doc, "alert document")
@@ -252,4 +280,5 @@ def from_document(doc: Mapping[str, Any]) -> Alert:
         affected_jobs=_require(doc, "affected_jobs", int, where),
         created_at=created_at,
         test=_require(doc, "test", bool, where),
+        deployment=_deployment_from(doc.get("deployment"), f"{where}.deployment"),
     )

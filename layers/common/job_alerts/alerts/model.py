@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from urllib.parse import quote
 
+from job_alerts.config import Deployment
 from job_alerts.joblog import JobLog
 from job_alerts.rules import Severity
 
@@ -118,6 +119,8 @@ class Alert:
     affected_jobs: int
     created_at: datetime
     test: bool = False
+    # Which deployment sent it; None from a local run, and in documents written before it was.
+    deployment: Deployment | None = None
 
     def __post_init__(self) -> None:
         if not self.entries:

@@ -1,15 +1,25 @@
 """Slack rendering of a CloudWatch alarm notification (the alarm JSON SNS delivers when one of
-the stack's own alarms changes state). A pure function of that JSON."""
+the stack's own alarms changes state), with the deployment it belongs to. A pure function of
+that JSON."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 from job_alerts.alerts.blockkit import context, esc, section
+from job_alerts.alerts.wording import deployment_text
+from job_alerts.config import Deployment
 
 __all__ = ["render_cloudwatch_slack"]
+
+# The template names no alarm, so CloudFormation names each <stack>-<logical id>-<random suffix>
+# (every alarm's logical id ends in "Alarm"): the stack is what comes before.
+_GENERATED_ALARM_NAME = re.compile(
+    r"(?P<stack>[A-Za-z][-A-Za-z0-9]*)-[A-Za-z0-9]+Alarm-[A-Z0-9]{8,16}"
+)
 
 _ALARM_STATE_EMOJI: Mapping[str, str] = {
     "ALARM": ":red_circle:",
@@ -30,6 +40,20 @@ def _console_link(alarm_arn: str, name: str) -> str | None:
     )
 
 
+def _alarm_deployment(alarm: Mapping[str, Any], name: str) -> Deployment | None:
+    """The stack (from the name CloudFormation gave the alarm), region and account (from its
+    ARN) the alarm belongs to; None when the notification says none of them."""
+    arn = str(alarm.get("AlarmArn") or "").split(":")
+    has_arn = len(arn) >= 7 and arn[2] == "cloudwatch"
+    generated = _GENERATED_ALARM_NAME.fullmatch(name)
+    deployment = Deployment(
+        stack=generated["stack"] if generated else None,
+        region=(arn[3] if has_arn else None) or None,
+        account=(arn[4] if has_arn else None) or str(alarm.get("AWSAccountId") or "") or None,
+    )
+    return deployment if deployment != Deployment() else None
+
+
 def render_cloudwatch_slack(alarm: Mapping[str, Any]) -> dict[str, Any]:
     """Slack payload for a CloudWatch alarm notification (the alarm JSON SNS delivers)."""
     name = str(alarm.get("AlarmName") or "unnamed alarm")
@@ -47,6 +71,9 @@ def render_cloudwatch_slack(alarm: Mapping[str, Any]) -> dict[str, Any]:
     description = alarm.get("AlarmDescription")
     if description:
         lines.insert(1, f"*About:* {esc(str(description), 1000)}")
+    deployment = _alarm_deployment(alarm, name)
+    if deployment is not None:
+        lines.append(f"*Deployment:* {esc(deployment_text(deployment), 400)}")
     blocks: list[dict[str, Any]] = [
         {
             "type": "header",

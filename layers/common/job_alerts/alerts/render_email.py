@@ -13,6 +13,7 @@ from job_alerts.alerts.wording import (
     MESSAGE_MAX_CHARS,
     SINCE_LABELS,
     URL_TEXT_MAX_CHARS,
+    deployment_text,
     entry_summary,
     footer_commands,
     format_duration,
@@ -82,6 +83,8 @@ def render_email(doc: Mapping[str, Any]) -> str:
         out += ["THIS IS A TEST ALERT. Nothing is wrong; it checks that alerts reach you.", ""]
     out.append(one_line(headline(alert), 400))
     out.append("")
+    if alert.deployment is not None:
+        out.append(f"Deployment:    {deployment_text(alert.deployment)}")
     if alert.collector_id is not None or alert.collector_name is not None:
         name = one_line(alert.collector_name or "-", 200)
         out.append(f"Collector:     {name} ({one_line(alert.collector_id or 'no id', 80)})")
@@ -103,7 +106,7 @@ def render_email(doc: Mapping[str, Any]) -> str:
         if entry.duration_s is not None:
             lasted = "In alarm for" if entry.kind is AlertKind.REMINDER else "The alarm lasted"
             out.append(f"{lasted} {format_duration(entry.duration_s)}.")
-        out.append(f"What to do: {what_to_do(entry)}")
+        out.append(f"What to do: {what_to_do(entry, alert.deployment)}")
     if alert.jobs:
         out += ["", "Jobs", "----"]
         for job in alert.jobs:

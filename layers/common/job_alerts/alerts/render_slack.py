@@ -31,16 +31,19 @@ from job_alerts.alerts.wording import (
     MESSAGE_MAX_CHARS,
     SINCE_LABELS,
     URL_TEXT_MAX_CHARS,
+    deployment_text,
     entry_summary,
     format_duration,
     headline,
     percent,
     show_time,
     silence_hint,
+    stack_tag,
     tag,
     truncate,
     what_to_do,
 )
+from job_alerts.config import Deployment
 from job_alerts.rules import Severity
 
 __all__ = ["render_slack", "slack_payload_for_sns"]
@@ -69,7 +72,7 @@ def _slack_link(job_id: str) -> str:
     return f"<{job_link(job_id)}|{esc(job_id, 80)}>"
 
 
-def _entry_block(entry: AlertEntry) -> dict[str, Any]:
+def _entry_block(entry: AlertEntry, deployment: Deployment | None) -> dict[str, Any]:
     lines = [
         f"*{entry.kind.value} · {entry.severity.value}* — {esc(entry_summary(entry), 300)}",
         esc(entry.message, MESSAGE_MAX_CHARS),
@@ -83,7 +86,7 @@ def _entry_block(entry: AlertEntry) -> dict[str, Any]:
         lines.append(f"{SINCE_LABELS.get(entry.kind, 'Since')}: {show_time(entry.since)}")
     if entry.duration_s is not None and entry.kind in GOOD_NEWS_KINDS:
         lines.append(f"The alarm lasted {format_duration(entry.duration_s)}.")
-    lines.append(f"_What to do:_ {escape_mrkdwn(what_to_do(entry))}")
+    lines.append(f"_What to do:_ {escape_mrkdwn(what_to_do(entry, deployment))}")
     return section(lines)
 
 
@@ -130,6 +133,8 @@ def _summary(alert: Alert) -> list[str]:
     summary = []
     if alert.test:
         summary.append("*This is a test alert.* Nothing is wrong.")
+    if alert.deployment is not None:
+        summary.append(f"*Deployment:* {esc(deployment_text(alert.deployment), 400)}")
     if alert.collector_id is None and alert.collector_name is None:
         summary.append("*Collector:* - (about the monitor itself)")
     else:
@@ -144,8 +149,9 @@ def render_slack(doc: Mapping[str, Any]) -> dict[str, Any]:
     """Slack incoming-webhook payload (Block Kit): header, summary, a section per entry,
     error details per job, and a context block with job links. All outside text escaped."""
     alert = from_document(doc)
-    # The header is plain text, where escaping does not apply: it holds only our own words.
-    header = f"{_emoji(alert)} {tag(alert)} Bright Data job alert"
+    # The header is plain text, where escaping does not apply: it holds only our own words and
+    # the stack's name, shown only when it is one CloudFormation allows (letters, digits, -).
+    header = f"{_emoji(alert)} {tag(alert)}{stack_tag(alert)} Bright Data job alert"
     if len(alert.entries) > 1:
         header += f": {len(alert.entries)} entries"
     blocks: list[dict[str, Any]] = [
@@ -156,7 +162,7 @@ def render_slack(doc: Mapping[str, Any]) -> dict[str, Any]:
         section(_summary(alert)),
         {"type": "divider"},
     ]
-    detail = [_entry_block(entry) for entry in alert.ordered_entries]
+    detail = [_entry_block(entry, alert.deployment) for entry in alert.ordered_entries]
     detail += [block for block in map(_job_block, alert.jobs) if block is not None]
     footer = []
     if alert.jobs:

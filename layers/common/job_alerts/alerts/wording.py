@@ -1,14 +1,18 @@
 """The words every channel shares: how values, durations and times read, the headline and the
-short summary of an entry, and what to do about it. What a rule measures, its unit, direction and
-advice come from the rule catalogue."""
+short summary of an entry, what to do about it, which deployment sent it and the commands that
+act on that deployment. What a rule measures, its unit, direction and advice come from the rule
+catalogue."""
 
 from __future__ import annotations
 
+import re
+import shlex
 import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from job_alerts.alerts.model import GOOD_NEWS_KINDS, Alert, AlertEntry, AlertKind
+from job_alerts.config import STACK_NAME_PATTERN, Deployment
 from job_alerts.rules import Rule, Unit, spec_named
 
 __all__ = [
@@ -16,6 +20,7 @@ __all__ = [
     "MESSAGE_MAX_CHARS",
     "SINCE_LABELS",
     "URL_TEXT_MAX_CHARS",
+    "deployment_text",
     "entry_summary",
     "footer_commands",
     "format_duration",
@@ -25,6 +30,7 @@ __all__ = [
     "percent",
     "show_time",
     "silence_hint",
+    "stack_tag",
     "tag",
     "truncate",
     "what_to_do",
@@ -38,6 +44,11 @@ _RULE_ADVICE: Mapping[str, str] = {
         "RerunCollectors (or set rerun_failed_inputs to false) to stop them."
     ),
 }
+
+# A command shown in backticks in advice text: pasted, it must act on the alert's deployment.
+_INLINE_COMMAND = re.compile(r"`(job-alerts [^`]*)`")
+# Room a stack name takes in a subject (which SNS cuts at 99 characters) and a Slack header.
+_STACK_TAG_MAX_CHARS = 32
 
 # Bright Data error strings can be whole stack traces; an alert needs the gist.
 ERROR_TEXT_MAX_CHARS = 160
@@ -166,6 +177,42 @@ def entry_summary(entry: AlertEntry) -> str:
     return measured or one_line(entry.message, 80)
 
 
+def deployment_text(deployment: Deployment) -> str:
+    """ "stack staging, region eu-west-1, account 123456789012": what is known of it."""
+    parts = [
+        f"{label} {one_line(value, 128)}"
+        for label, value in (
+            ("stack", deployment.stack),
+            ("region", deployment.region),
+            ("account", deployment.account),
+        )
+        if value
+    ]
+    return ", ".join(parts)
+
+
+def stack_tag(alert: Alert) -> str:
+    """ " [staging]" after the severity tag, so two stacks' alerts differ at a glance; "" from a
+    local run, or for a name no stack has (it goes into plain-text headers unescaped)."""
+    stack = alert.deployment.stack if alert.deployment is not None else None
+    if stack is None or not STACK_NAME_PATTERN.fullmatch(stack):
+        return ""
+    return f" [{truncate(stack, _STACK_TAG_MAX_CHARS)}]"
+
+
+def _on_deployment(command: str, deployment: Deployment | None) -> str:
+    """The command pointed at the deployment: --stack, and --region always when it is known
+    (the CLI would otherwise use --region's default, AWS_REGION or the profile's, which can be
+    another region holding a stack of the same name)."""
+    if deployment is None:
+        return command
+    if deployment.stack:
+        command += f" --stack {shlex.quote(deployment.stack)}"
+    if deployment.region:
+        command += f" --region {shlex.quote(deployment.region)}"
+    return command
+
+
 def tag(alert: Alert) -> str:
     """ "[CRITICAL]", "[RESOLVED]", "[TEST] [WARNING]": how subjects and headers start."""
     top = alert.top_entry
@@ -182,12 +229,18 @@ def headline(alert: Alert) -> str:
         what = entry_summary(entries[0])
     else:
         what = f"{len(entries)} alerts (" + ", ".join(entry_summary(e) for e in entries) + ")"
-    return f"{tag(alert)} {one_line(alert.collector_label, 60)}: {what}"
+    return f"{tag(alert)}{stack_tag(alert)} {one_line(alert.collector_label, 60)}: {what}"
 
 
-def what_to_do(entry: AlertEntry) -> str:
+def what_to_do(entry: AlertEntry, deployment: Deployment | None = None) -> str:
     """The advice for an entry: good news needs none; else the rule's own when it has one, else
-    its kind's."""
+    its kind's. A command it quotes is pointed at the deployment that sent the alert."""
+    return _INLINE_COMMAND.sub(
+        lambda found: f"`{_on_deployment(found[1], deployment)}`", _advice(entry)
+    )
+
+
+def _advice(entry: AlertEntry) -> str:
     if entry.kind in GOOD_NEWS_KINDS:
         return _WHAT_TO_DO[entry.kind]
     if entry.rule in _RULE_ADVICE:
@@ -200,10 +253,15 @@ def what_to_do(entry: AlertEntry) -> str:
 
 
 def silence_hint(alert: Alert) -> str | None:
-    """A command that silences the alert's collector as pasted (a reason is required)."""
+    """A command that silences the alert's collector, in the deployment that sent the alert, as
+    pasted (a reason is required)."""
     if alert.collector_id is None or alert.test:
         return None
-    return f'job-alerts silence {alert.collector_id} --for 2h --reason "investigating"'
+    return _on_deployment(_silence_command(alert.collector_id), alert.deployment)
+
+
+def _silence_command(collector_id: str) -> str:
+    return f'job-alerts silence {collector_id} --for 2h --reason "investigating"'
 
 
 def _is_number(value: object) -> bool:
@@ -211,16 +269,23 @@ def _is_number(value: object) -> bool:
 
 
 def footer_commands(alert: Alert) -> list[tuple[str, str]]:
-    """(label, command) lines that fit the alert, each runnable as pasted: a collector's alert
-    offers its silence, its limits and a dry run of a new limit; a monitor-health alert the
-    monitor's status; a test alert how to send another."""
+    """(label, command) lines that fit the alert, each runnable as pasted and acting on the
+    deployment that sent it: a collector's alert offers its silence, its limits and a dry run of
+    a new limit; a monitor-health alert the monitor's status; a test alert how to send another."""
+    return [
+        (label, _on_deployment(command, alert.deployment))
+        for label, command in _footer_lines(alert)
+    ]
+
+
+def _footer_lines(alert: Alert) -> list[tuple[str, str]]:
     if alert.test:
         return [("Send another test", "job-alerts test-alert")]
     if alert.collector_id is None:
         return [("What is red now", "job-alerts status")]
     collector = alert.collector_id
     lines = [
-        ("Silence this collector", silence_hint(alert) or ""),
+        ("Silence this collector", _silence_command(collector)),
         ("Limits of this collector", f"job-alerts thresholds --collector {collector}"),
     ]
     top = alert.top_entry

@@ -3,7 +3,7 @@ what an answer means (``answers``), and the typed errors and id checks (``errors
 you need from here."""
 
 from job_alerts.brightdata.answers import RerunStarted
-from job_alerts.brightdata.client import BrightDataClient, CallStats
+from job_alerts.brightdata.client import BrightDataClient, CallStats, RefreshableToken
 from job_alerts.brightdata.errors import (
     BadResponse,
     BadResponseReason,
@@ -32,6 +32,7 @@ __all__ = [
     "InvalidId",
     "NotFound",
     "RateLimited",
+    "RefreshableToken",
     "RerunStarted",
     "ResponseTooLarge",
     "Transient",

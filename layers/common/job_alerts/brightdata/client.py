@@ -4,6 +4,7 @@ decided in `answers`; the errors it raises are in `errors`."""
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import re
@@ -13,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any, Final, Self
+from typing import Any, Final, Protocol, Self, runtime_checkable
 from urllib.parse import quote, urlencode
 
 import urllib3
@@ -34,7 +35,7 @@ from job_alerts.http import (
     retry_policy,
 )
 
-__all__ = ["JOBS_PAGE_LIMIT", "MAX_PAGES", "BrightDataClient", "CallStats"]
+__all__ = ["JOBS_PAGE_LIMIT", "MAX_PAGES", "BrightDataClient", "CallStats", "RefreshableToken"]
 
 JOBS_PAGE_LIMIT: Final = 500  # the API's maximum page size for /dca/collector/jobs
 # Guards against a server that ignores `offset` and would otherwise be paged forever.
@@ -42,6 +43,17 @@ MAX_PAGES: Final = 10_000
 # A header value may only hold visible ASCII; anything else would make http.client raise an
 # error whose message quotes the whole header, token included.
 _TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")
+
+
+@runtime_checkable
+class RefreshableToken(Protocol):
+    """A token source that may answer from a cache: calling it gives the token, `refresh()`
+    reads it afresh. Given one, the client reads it afresh once when Bright Data refuses the
+    token it holds (401), so a rotated token is used at once rather than when a cache expires."""
+
+    def __call__(self) -> str: ...
+
+    def refresh(self) -> str: ...
 
 
 class CallStats:
@@ -107,6 +119,10 @@ class BrightDataClient:
     each attempt's timeouts are cut to it, and a body still arriving when it ends is abandoned,
     so a call lasts at most about the budget plus one read timeout. Bodies are read in chunks;
     one larger than `max_body_bytes` is abandoned (ResponseTooLarge).
+
+    `token` is the token, or a callable giving it, read on the first call; a RefreshableToken
+    is also read afresh once if Bright Data refuses it (401), and the call tried again with a
+    value that changed (a rotated token).
     """
 
     def __init__(
@@ -139,6 +155,7 @@ class BrightDataClient:
         self.base_url = _normalise_base_url(base_url)
         self._token_source = token
         self._token: str | None = None
+        self._token_refreshed = False
         self._token_lock = threading.Lock()
         self._max_attempts = max_attempts
         self._budget = float(call_budget_seconds)
@@ -244,16 +261,32 @@ class BrightDataClient:
         with self._token_lock:
             if self._token is None:
                 source = self._token_source
-                raw = source() if callable(source) else source
-                token = raw.strip() if isinstance(raw, str) else ""
-                if not _TOKEN_SHAPE.fullmatch(token):
-                    raise Unauthorized(
-                        "the Bright Data API token is empty or holds characters "
-                        "that cannot be sent in an HTTP header",
-                        endpoint=endpoint,
-                    )
-                self._token = token
+                self._token = _sendable(source() if callable(source) else source, endpoint)
             return self._token
+
+    def _renewed_token(self, refused: str, error: Unauthorized) -> str | None:
+        """After a 401 for `refused`: the token to try once more, or None when the 401 stands.
+        A refreshable source is read afresh once in the client's life (a run), under the lock,
+        so calls refused together wait for that one read and retry with its value."""
+        with self._token_lock:
+            if self._token != refused:
+                return self._token  # another call has renewed it already
+            source = self._token_source
+            if self._token_refreshed or not isinstance(source, RefreshableToken):
+                return None
+            self._token_refreshed = True
+            try:
+                raw = source.refresh()
+            except Exception as exc:
+                # The 401 stands and is handled like any refused call; a source that keeps
+                # failing raises from its next uncached read, where no 401 is there to handle.
+                error.add_note(f"reading the token again failed: {type(exc).__name__}")
+                return None
+            fresh = _sendable(raw, error.endpoint)
+            if fresh == refused:
+                return None
+            self._token = fresh
+            return fresh
 
     def _paged(
         self, endpoint: Endpoint, params: Mapping[str, str], *, page_limit: int | None
@@ -305,13 +338,37 @@ class BrightDataClient:
         body: Mapping[str, Any] | None = None,
         empty_ok: bool = False,
     ) -> Reply:
+        """One call with the token held; refused (401), once more with a renewed token, if the
+        source has one. A 401 means nothing was done, so even a POST may be sent again."""
+        token = self._bearer_token(endpoint)
+        send = functools.partial(
+            self._send, method, endpoint, job_id=job_id, params=params, body=body, empty_ok=empty_ok
+        )
+        try:
+            return send(token)
+        except Unauthorized as refused:
+            renewed = self._renewed_token(token, refused)
+            if renewed is None:
+                raise
+        return send(renewed)
+
+    def _send(
+        self,
+        method: str,
+        endpoint: Endpoint,
+        token: str,
+        *,
+        job_id: str | None,
+        params: Mapping[str, str] | None,
+        body: Mapping[str, Any] | None,
+        empty_ok: bool,
+    ) -> Reply:
         path = endpoint.value
         if job_id is not None:
             path = path.format(id=quote(job_id, safe=""))
         url = self.base_url + path
         if params:
             url += "?" + urlencode(params)
-        token = self._bearer_token(endpoint)
         call = Call(method, endpoint, job_id, token)
         headers = {
             "Authorization": f"Bearer {token}",
@@ -365,3 +422,16 @@ class BrightDataClient:
         return answers.transport_error(
             exc, call, attempts=budget.attempts, budget_seconds=self._budget
         )
+
+
+def _sendable(raw: object, endpoint: Endpoint | None) -> str:
+    """The token as it goes in the header, or Unauthorized (naming no part of it) when it is
+    empty or holds what a header cannot carry."""
+    token = raw.strip() if isinstance(raw, str) else ""
+    if not _TOKEN_SHAPE.fullmatch(token):
+        raise Unauthorized(
+            "the Bright Data API token is empty or holds characters "
+            "that cannot be sent in an HTTP header",
+            endpoint=endpoint,
+        )
+    return token

@@ -1,18 +1,20 @@
 """`job-alerts thresholds set|unset`: change one collector's limits in the override document
 (the SSM parameter with --stack, THRESHOLDS_FILE locally) after validating them and showing the
-difference; `--what-if` replays the collector's recent settled jobs under the proposed limits
-instead of writing anything."""
+difference; `set` writes limits only for a collector the account lists (or with --force);
+`--what-if` replays the collector's recent settled jobs under the proposed limits instead of
+writing anything."""
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from job_alerts.cli.deployed import load_settings
-from job_alerts.cli.output import EXIT_OK, print_json, safe
+from job_alerts.cli.output import EXIT_OK, PROG, error, print_json, safe
 from job_alerts.cli.values import argument, collector_id
 
 if TYPE_CHECKING:
@@ -21,6 +23,11 @@ if TYPE_CHECKING:
 
 OFF_WORDS = ("off", "null", "none")
 WHAT_IF_JOBS = 20
+NO_DOCUMENT = (
+    "no override document to write: locally set THRESHOLDS_FILE to a JSON file; for a "
+    "stack, deploy it with ThresholdsParameterName=/job-alerts/thresholds and create that "
+    "String parameter (content {})"
+)
 
 
 def threshold_key(text: str) -> str:
@@ -59,9 +66,16 @@ def register(thresholds: argparse.ArgumentParser, add_global: Any) -> None:
         help="set limits for one collector in the override document",
         description="Validate and write limits for one collector into the override document "
         "(the SSM parameter with --stack, THRESHOLDS_FILE locally), showing the difference. "
-        "Values: numbers, or off/null to turn an optional rule off.",
+        "Values: numbers, or off/null to turn an optional rule off. The collector must be in "
+        "the account's collectors listing (GET /dca/collectors_list), or --force given.",
     )
     set_.add_argument("assignments", nargs="+", type=argument(assignment), metavar="KEY=VALUE")
+    set_.add_argument(
+        "--force",
+        action="store_true",
+        help="write even when the account's collectors listing does not show the collector, "
+        "or cannot be read (a warning says so)",
+    )
     unset = actions.add_parser(
         "unset",
         help="remove one collector's own limits from the override document",
@@ -126,6 +140,7 @@ def _diff(before: EffectiveThresholds, after: EffectiveThresholds) -> list[dict[
 
 def cmd_change(args: argparse.Namespace) -> int:
     from job_alerts import factory
+    from job_alerts.config import ConfigError
     from job_alerts.thresholds import effective
 
     cfg = load_settings(args, judges=True)
@@ -138,7 +153,15 @@ def cmd_change(args: argparse.Namespace) -> int:
     replay = _what_if(cfg, args.collector, before, after) if args.what_if else None
     written = None
     if not args.what_if and diff:
+        if not (cfg.thresholds_file or cfg.thresholds_parameter):
+            raise ConfigError(NO_DOCUMENT)
+        # Only limits being set can judge nothing; unsetting a mistyped id's is the remedy.
+        doubt = collector_doubt(cfg, args.collector) if args.change == "set" else None
+        if doubt is not None and not args.force:
+            return error(f"{doubt} Nothing written; pass --force to write it anyway.")
         written = _write(cfg, proposed)
+        if doubt is not None:
+            print(f"{PROG}: warning: {doubt} Written anyway (--force).", file=sys.stderr)
     if args.json:
         print_json(
             {"collector": args.collector, "diff": diff, "written_to": written, "what_if": replay}
@@ -152,27 +175,67 @@ def cmd_change(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def collector_doubt(cfg: Settings, collector: str) -> str | None:
+    """Why `collector` may be none of the account's collectors (with the listed ones it may
+    have meant), or that the listing could not be read to tell; None when the listing shows it.
+    One GET /dca/collectors_list."""
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from job_alerts.brightdata import BrightDataError
+    from job_alerts.config import ConfigError
+    from job_alerts.thresholds import similar_collector_ids
+
+    try:
+        listed = _collectors_listed(cfg)
+    except (BrightDataError, ConfigError, GetParameterError, BotoCoreError, ClientError) as exc:
+        return (
+            f"whether {collector} is one of this account's collectors cannot be told: listing "
+            f"them failed ({safe(exc)}); check the id."
+        )
+    if collector in listed:
+        return None
+    similar = similar_collector_ids(collector, listed)
+    meant = " or ".join(f"{cid} ({safe(listed[cid], 60)})" for cid in similar)
+    return (
+        f"{collector} is not one of this account's collectors (GET /dca/collectors_list shows "
+        f"{len(listed)}), so its limits would judge no job"
+        + (f"; did you mean {meant}?" if similar else ".")
+    )
+
+
+def _collectors_listed(cfg: Settings) -> dict[str, str]:
+    """id -> name of every collector the account lists."""
+    from job_alerts import factory
+    from job_alerts.ids import is_collector_id
+
+    client = factory.bright_data_client(cfg)
+    try:
+        answer = client.list_collectors()
+    finally:
+        client.close()
+    return {
+        item["id"]: str(item.get("name") or item["id"])
+        for item in answer
+        if isinstance(item, dict) and is_collector_id(item.get("id"))
+    }
+
+
 def _write(cfg: Settings, proposed: Overrides) -> str:
+    """Write the document where it is kept (cmd_change made sure there is such a place)."""
     import json
     from pathlib import Path
 
     from job_alerts import factory
-    from job_alerts.config import ConfigError
 
     text = json.dumps(proposed.to_dict(), indent=2, sort_keys=True) + "\n"
     if cfg.thresholds_file:
         Path(cfg.thresholds_file).write_text(text, encoding="utf-8")
         return f"THRESHOLDS_FILE {cfg.thresholds_file}"
-    if cfg.thresholds_parameter:
-        factory.aws_client("ssm").put_parameter(
-            Name=cfg.thresholds_parameter, Value=text, Type="String", Overwrite=True
-        )
-        return f"SSM parameter {cfg.thresholds_parameter}"
-    raise ConfigError(
-        "no override document to write: locally set THRESHOLDS_FILE to a JSON file; for a "
-        "stack, deploy it with ThresholdsParameterName=/job-alerts/thresholds and create that "
-        "String parameter (content {})"
+    factory.aws_client("ssm").put_parameter(
+        Name=cfg.thresholds_parameter, Value=text, Type="String", Overwrite=True
     )
+    return f"SSM parameter {cfg.thresholds_parameter}"
 
 
 def _print_diff(collector: str, diff: Sequence[dict[str, Any]]) -> None:

@@ -279,10 +279,14 @@ def cmd_test_alert(args: argparse.Namespace) -> int:
 
     from job_alerts import factory
     from job_alerts.alerts import Alert, AlertEntry, AlertKind, render_subject, to_document
+    from job_alerts.config import Deployment
     from job_alerts.rules import Severity
 
     cfg = load_settings(args)
     now = factory.clock()()
+    # The test alert names the deployment it goes out on, as the monitor's alerts do: with
+    # --stack that stack (where its topic is), else the one the environment names, if any.
+    deployment = Deployment.of_stack(args.stack, cfg.topic_arn) if args.stack else cfg.deployment
     alert = Alert(
         alert_id=f"test-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}",
         collector_id=None,
@@ -299,6 +303,7 @@ def cmd_test_alert(args: argparse.Namespace) -> int:
         affected_jobs=0,
         created_at=now,
         test=True,
+        deployment=deployment,
     )
     document = to_document(alert)
     message_id = factory.publisher(cfg).publish(document)

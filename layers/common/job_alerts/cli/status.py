@@ -1,7 +1,7 @@
 """`job-alerts status`: what is red right now. The monitor's health and last run, open alarms per
-collector, live job problems (stuck after an alert, unreadable), silences, live jobs and unsent
-alerts; with --stack also the Slack dead-letter queue and the stack's CloudWatch alarms. Exit 0
-when nothing is open, 1 when something is."""
+collector, live job problems (stuck after an alert, unreadable), silences, override ids no listed
+collector has, live jobs and unsent alerts; with --stack also the Slack dead-letter queue and the
+stack's CloudWatch alarms. Exit 0 when nothing is open, 1 when something is."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from job_alerts.cli.output import EXIT_FINDINGS, EXIT_OK, print_json, safe, show
 
 if TYPE_CHECKING:
     from job_alerts.cli.app import AddCommand
+    from job_alerts.config import Settings
     from job_alerts.status import JobProblem, OpenAlarm, StateStatus
 
 STATUS_SCHEMA_VERSION = 1
@@ -40,6 +41,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     deployment = load_deployment(args)
     cfg = deployment.settings
     state = read_status(factory.state_store(cfg), factory.clock()(), watched=cfg.collectors)
+    unknown, unread = unknown_overrides(cfg, state)
     stack: dict[str, Any] | None = None
     if deployment.stack:
         stack = {
@@ -47,15 +49,49 @@ def cmd_status(args: argparse.Namespace) -> int:
             "slack_dead_letter_queue": dead_letter_depth(deployment.outputs),
             "alarms": stack_alarms(deployment.stack),
         }
-    document = status_document(state, stack)
+    document = status_document(state, stack, unknown_overrides=unknown)
     if args.json:
         print_json(document)
     else:
-        _print_status(state, stack, document["open"])
+        _print_status(state, stack, document["open"], (unknown, unread))
     return EXIT_FINDINGS if document["open"] else EXIT_OK
 
 
-def status_document(state: StateStatus, stack: dict[str, Any] | None) -> dict[str, Any]:
+def unknown_overrides(
+    cfg: Settings, state: StateStatus
+) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """The override document's collector ids that match no collector the monitor stored from its
+    listings (status asks Bright Data nothing), each with the listed ids it may have meant. None
+    when that cannot be told: with why when the document could not be read, without when the
+    monitor has stored no collector yet."""
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from job_alerts import factory
+    from job_alerts.config import ConfigError
+    from job_alerts.thresholds import similar_collector_ids, unknown_override_ids
+
+    try:
+        overrides = factory.load_overrides(cfg)
+    except (ConfigError, GetParameterError, BotoCoreError, ClientError) as exc:
+        return None, f"the override document could not be read ({safe(exc)})"
+    if overrides is None or not overrides.collectors:
+        return [], None
+    listed = state.listed_collectors
+    if listed is None:
+        return None, None
+    return [
+        {"collector_id": cid, "did_you_mean": similar_collector_ids(cid, listed)}
+        for cid in unknown_override_ids(overrides, listed)
+    ], None
+
+
+def status_document(
+    state: StateStatus,
+    stack: dict[str, Any] | None,
+    *,
+    unknown_overrides: list[dict[str, Any]] | None,
+) -> dict[str, Any]:
     """The `--json` document (its shape is documented in the README)."""
     from job_alerts.timeutil import iso
 
@@ -71,6 +107,7 @@ def status_document(state: StateStatus, stack: dict[str, Any] | None) -> dict[st
         "job_problems_total": len(state.job_problems),
         "job_problems_red": state.red_job_problems,
         "silences": [silence.to_dict() for silence in state.silences],
+        "unknown_overrides": unknown_overrides,
         "jobs": {"live": state.live_jobs, "live_by_source": dict(state.live_jobs_by_source)},
         "unsent_alerts": [alert.to_dict() for alert in state.unsent],
         "stack": stack,
@@ -172,7 +209,34 @@ def _print_stack(stack: dict[str, Any]) -> None:
         print(f"  {alarm['state'] or '?':<17} {safe(alarm['name'], 200)}")
 
 
-def _print_status(state: StateStatus, stack: dict[str, Any] | None, is_open: bool) -> None:
+def _print_unknown_overrides(
+    state: StateStatus, unknown: list[dict[str, Any]] | None, unread: str | None
+) -> None:
+    """Said only when there is something to say: limits that judge no job, or an unreadable
+    override document."""
+    if unread is not None:
+        print(f"Overrides: {unread}")
+    if not unknown:
+        return
+    listed = state.listed_collectors or {}
+    print(f"Overrides for collectors the monitor has not listed ({len(unknown)}):")
+    for entry in unknown:
+        meant = " or ".join(
+            f"{cid} ({safe(listed.get(cid, cid), 60)})" for cid in entry["did_you_mean"]
+        )
+        print(f"  {entry['collector_id']}" + (f"  did you mean {meant}?" if meant else ""))
+    print(
+        f"  Their limits judge no job: none of the {len(listed)} collector(s) the monitor stored "
+        "from its listings has these ids (status calls no Bright Data)."
+    )
+
+
+def _print_status(
+    state: StateStatus,
+    stack: dict[str, Any] | None,
+    is_open: bool,
+    overrides: tuple[list[dict[str, Any]] | None, str | None],
+) -> None:
     _print_monitor(state)
     _print_alarms(state)
     _print_job_problems(state)
@@ -186,6 +250,7 @@ def _print_status(state: StateStatus, stack: dict[str, Any] | None, is_open: boo
             )
     else:
         print("Silences: none")
+    _print_unknown_overrides(state, *overrides)
     sources = ", ".join(f"{n} {src}" for src, n in sorted(state.live_jobs_by_source.items()))
     print(f"Live jobs: {state.live_jobs}" + (f" ({sources})" if sources else ""))
     print(f"Unsent alerts: {len(state.unsent)}")

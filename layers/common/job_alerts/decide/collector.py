@@ -437,12 +437,20 @@ def _remind(
     if bump:
         alarm.version = version + 1
     alarm.last_notified = now
+    # As severe as the alarm, like its RESOLVED: whoever was told of the alarm (an email filtered
+    # by severity, say) is reminded of it. An alarm stored under a rule the catalogue no longer
+    # has keeps the stored id and a warning.
+    if alarm.rule in RULE_SEVERITY:
+        rule = Rule(alarm.rule)
+        severity, what = RULE_SEVERITY[rule], spec_for(rule).subject
+    else:
+        severity, what = Severity.WARNING, alarm.rule
     decision.add(
         AlertEntry(
             kind=AlertKind.REMINDER,
             rule=alarm.rule,
-            severity=Severity.WARNING,
-            message=f"{alarm.rule} still in alarm",
+            severity=severity,
+            message=f"{what} still in alarm",
             job_ids=tuple(alarm.alarm_jobs),
             since=alarm.alarm_since,
             duration_s=(now - alarm.alarm_since).total_seconds(),
