@@ -20,6 +20,7 @@ from types import FrameType
 from typing import IO, TYPE_CHECKING, Any, ClassVar, TextIO
 
 from job_alerts.rules import THRESHOLD_SPECS
+from job_alerts.text import count, duration, percent
 from job_alerts.timeutil import system_clock
 from local.clock import ManualClock
 from local.simulator import BrightDataSimulator
@@ -93,8 +94,8 @@ def _at(hhmm: str) -> datetime:
 def _errors(url: str, samples: Sequence[tuple[str, int]]) -> list[dict[str, str]]:
     """Error records as /dca/jobs/{id}/hp_errors lists them: one per failed input."""
     out: list[dict[str, str]] = []
-    for text, count in samples:
-        for _ in range(count):
+    for text, times in samples:
+        for _ in range(times):
             out.append({"url": f"{url}{len(out) + 1}", "error": text, "consumer": "demo"})
     return out
 
@@ -262,7 +263,8 @@ SCENARIO: tuple[Step, ...] = (
         (("JOB", "job_failed"), ("ALARM", "success_rate_below_min"), ("JOB", "rerun")),
     ),
     Step(
-        "Bing SERP: j_serp_0810 queued for 65 min; Google reviews still low (alarm already open)",
+        "Bing SERP: j_serp_0810 queued for 1 h 5 min; "
+        "Google reviews still low (alarm already open)",
         _job_stuck_in_queue,
         (("JOB", "stuck_queued"),),
     ),
@@ -678,9 +680,9 @@ def print_header(printer: Printer, services: Services, cfg: Settings) -> None:
     )
     limits = cfg.env_thresholds
     printer.line(
-        f"thresholds (the template defaults): success rate >= {limits.min_success_rate:.0%}, "
-        f"queued <= {limits.max_queue_minutes:g} min, running <= "
-        f"{limits.max_run_minutes:g} min, output lines >= {limits.min_lines}"
+        f"thresholds (the template defaults): success rate >= {percent(limits.min_success_rate)}, "
+        f"queued <= {duration(limits.max_queue_minutes * 60)}, running <= "
+        f"{duration(limits.max_run_minutes * 60)}, output lines >= {count(limits.min_lines)}"
     )
     printer.line(
         f"  and against each collector's own history: output >= "
@@ -706,7 +708,7 @@ def _reruns(cfg: Settings, *, simulated: bool) -> str:
 
 
 def _share(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
+    return "-" if value is None else percent(value)
 
 
 def _factor(value: float | None) -> str:
@@ -754,9 +756,7 @@ class Session:
         printer.status(f"run {run}/{total_runs}: reading jobs …")
         summary = build_monitor(self.cfg, clock=self.clock).run()
         printer.clear_status()
-        counts = (
-            f"{_plural(summary.jobs_read, 'job')} read, {_plural(summary.alerts_sent, 'alert')}"
-        )
+        counts = f"{count(summary.jobs_read, 'job')} read, {count(summary.alerts_sent, 'alert')}"
         caption = step.caption if sim else ""
         printer.line()
         printer.line(
@@ -841,14 +841,12 @@ def print_summary(
     print(paint("summary", "bold"), file=out)
     if simulated and totals.runs > 1:
         first = clock.now - RUN_EVERY * (totals.runs - 1)
-        when = (
-            f"simulated {first:%H:%M} to {clock.now:%H:%M} UTC, {RUN_EVERY.seconds // 60} min apart"
-        )
+        when = f"simulated {first:%H:%M} to {clock.now:%H:%M} UTC, {duration(RUN_EVERY)} apart"
     elif simulated:
         when = f"simulated {clock.now:%H:%M} UTC"
     else:
         when = "real time"
-    row("runs", f"{totals.runs} ({when}) in {seconds:.1f} s")
+    row("runs", f"{totals.runs} ({when}) in {duration(seconds)}")
     row("jobs read", str(totals.jobs_read))
     row(
         "alerts",
@@ -859,8 +857,7 @@ def print_summary(
     )
     row(
         "delivered",
-        f"{_plural(totals.emails, 'email')}, {_plural(totals.slack_posts, 'Slack post')}"
-        + redelivered,
+        f"{count(totals.emails, 'email')}, {count(totals.slack_posts, 'Slack post')}" + redelivered,
     )
     calls = ", ".join(f"{endpoint} {n}" for endpoint, n in sorted(totals.api_calls.items()))
     row("Bright Data API", f"{sum(totals.api_calls.values())} calls ({calls or 'none'})")
@@ -870,10 +867,6 @@ def print_summary(
         f"{ops['reads']} reads, {ops['writes']} writes ({ops['items_written']} items), "
         "by the monitor",
     )
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -341,7 +341,7 @@ def test_cli_silence_suppresses_then_unsilence(
     # Given a silenced collector
     code, out, _ = run_cli("silence", COLLECTOR, "--for", "2h", "--reason", "planned maintenance")
     assert code == 0
-    assert f"{COLLECTOR} silenced for 2h" in out
+    assert f"{COLLECTOR} silenced for 2 h" in out
     # When one of its jobs fails and the monitor runs
     failed_job(simulator, "j_fail1")
     code, out, _ = run_cli("run", "--json")

@@ -135,7 +135,7 @@ def test_status_shows_unsent_alerts_and_the_run_that_could_not_publish(
     assert document["monitor"]["last_run"]["outcome"] == "alerts_failed"
     _, out, _ = run_cli("status")
     assert "Unsent alerts: 1" in out
-    assert "last run: 2026-11-29 06:00:00Z, some alerts could not be published" in out
+    assert "last run: 2026-11-29 06:00:00 UTC, some alerts could not be published" in out
 
 
 def test_status_shows_a_degraded_monitor_with_its_reason(
@@ -151,7 +151,7 @@ def test_status_shows_a_degraded_monitor_with_its_reason(
     assert document["monitor"]["health"] == "TOKEN_REJECTED"
     assert document["monitor"]["degraded_since"].startswith("2026-11-29T06:00:00")
     _, out, _ = run_cli("status")
-    assert out.startswith("Monitor: DEGRADED (TOKEN_REJECTED) since 2026-11-29 06:00:00Z")
+    assert out.startswith("Monitor: DEGRADED (TOKEN_REJECTED) since 2026-11-29 06:00:00 UTC")
 
 
 def test_status_without_a_table_is_one_error_line(
@@ -317,7 +317,7 @@ def test_stack_status_adds_dead_letters_and_cloudwatch_alarms(
     states = {a["name"]: a["state"] for a in document["stack"]["alarms"]}
     assert states == {names[0]: "OK", names[1]: "ALARM"}
     _, out, _ = run_cli("--stack", deployed, "status")
-    assert "Slack dead-letter queue: 1 message(s)" in out
+    assert "Slack dead-letter queue: 1 message" in out
     assert f"ALARM             {names[1]}" in out
 
 
@@ -390,7 +390,8 @@ def test_status_shows_a_job_stuck_in_the_queue_until_it_runs_and_settles(
     assert code == 1
     assert "Job problems (1, 1 red):" in out
     assert (
-        "j_queued  c_reviews  stuck_queued  RED since 2026-11-29 04:30:00Z, for 1 h 35 min" in out
+        "j_queued  c_reviews  stuck_queued  RED since 2026-11-29 04:30:00 UTC, for 1 h 35 min"
+        in out
     )
     # When it starts running and a run reads it / Then it is no longer stuck in the queue
     simulator.advance("j_queued")

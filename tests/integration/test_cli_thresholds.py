@@ -123,8 +123,8 @@ def test_thresholds_what_if_replays_recent_jobs_and_writes_nothing(
     code, out, _ = run_cli(
         "thresholds", "set", "--collector", COLLECTOR, "min_success_rate=0.98", "--what-if"
     )
-    assert "What if (nothing written): 2 recent settled job(s) replayed" in out
-    assert "1 job(s) would raise more, 0 job(s) would raise less." in out
+    assert "What if (nothing written): 2 recent settled jobs replayed" in out
+    assert "1 job would raise more, 0 jobs would raise less." in out
 
 
 def test_stack_thresholds_set_writes_the_deployed_ssm_document(

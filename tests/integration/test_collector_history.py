@@ -200,7 +200,7 @@ def test_a_job_with_a_fifth_of_the_usual_output_warns_once(world: World) -> None
     assert kinds(message) == [("JOB", "output_below_baseline")]
     entry = message["doc"]["entries"][0]
     assert entry["observed"] == 200
-    assert "median of 1000 over its last 8 settled jobs" in entry["message"]
+    assert "median of 1,000 over its last 8 settled jobs" in entry["message"]
     assert "j_s7" in entry["message"]
     # And it is not repeated
     for _ in range(3):
@@ -240,8 +240,8 @@ def test_thresholds_for_a_collector_show_its_learned_cadence_and_baseline(
     assert found["baseline"]["jobs"] == [f"j_s{i}" for i in range(6)]
     assert cli.main(["thresholds", "--collector", COLLECTOR]) == 0
     text = capsys.readouterr().out
-    assert "a launch every 60 min (median of 5 intervals between launches;" in text
-    assert "median 1000 lines over 6 settled jobs; warns below 500 lines" in text
+    assert "a launch every 1 h (median of 5 intervals between launches;" in text
+    assert "median 1,000 lines over 6 settled jobs; warns below 500 lines" in text
     # A collector it has never seen: nothing learned yet, and it says what is missing
     assert cli.main(["thresholds", "--collector", "c_unseen"]) == 0
     text = capsys.readouterr().out

@@ -85,7 +85,7 @@ def test_slack_client_gives_up_at_once_when_retry_after_exceeds_the_budget(
         _client(fake_time).post(sink.url, MESSAGE, budget_seconds=10)
     # Then it did not sleep in vain, and a later retry may still help (not permanent)
     assert fake_time.sleeps == []
-    assert "next wait 60 s exceeds the time left" in str(caught.value)
+    assert "next wait 1 min exceeds the time left" in str(caught.value)
     assert (caught.value.status, caught.value.permanent) == (429, False)
     assert len(sink.requests) == 1
 

@@ -19,8 +19,6 @@ from job_alerts.alerts import (
     AlertKind,
     ErrorSummary,
     JobFacts,
-    escape_mrkdwn,
-    format_duration,
     from_document,
     job_link,
     render_cloudwatch_slack,
@@ -33,6 +31,7 @@ from job_alerts.alerts import (
 from job_alerts.config import Deployment
 from job_alerts.publish import sns_publish_request
 from job_alerts.rules import Rule, Severity
+from job_alerts.text import escape_mrkdwn
 from tests.support import ALERT_TIME, make_alert
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
@@ -77,7 +76,7 @@ def _success_rate_alarm(job_ids: tuple[str, ...] = ("j_ma13y9ay1piehrso8r",)) ->
         kind=AlertKind.ALARM,
         rule=Rule.SUCCESS_RATE_BELOW_MIN,
         severity=Severity.CRITICAL,
-        message="success rate 42.0% is below the minimum 90.0% (42 of 100 inputs succeeded)",
+        message="success rate 42% is below the minimum 90% (42 of 100 inputs succeeded)",
         observed=0.42,
         limit=0.9,
         job_ids=job_ids,
@@ -423,24 +422,6 @@ def test_slack_stays_within_block_kit_limits_for_huge_alerts() -> None:
     assert len(payload["text"]) <= 3000
 
 
-@pytest.mark.parametrize(
-    ("seconds", "text"),
-    [
-        (0, "0 s"),
-        (59.4, "59 s"),
-        (60, "1 min"),
-        (3599, "59 min"),
-        (3600, "1 h"),
-        (8100, "2 h 15 min"),
-        (86400, "1 d"),
-        (97200, "1 d 3 h"),
-        (-5, "0 s"),
-    ],
-)
-def test_format_duration_reads_like_a_person_would_say_it(seconds: float, text: str) -> None:
-    assert format_duration(seconds) == text
-
-
 def test_job_link_points_at_the_control_panel_and_quotes_the_id() -> None:
     assert job_link("j_abc") == "https://brightdata.com/cp/scrapers/jobs/j_abc"
     assert job_link("j/../x?y") == "https://brightdata.com/cp/scrapers/jobs/j%2F..%2Fx%3Fy"
@@ -526,7 +507,7 @@ def test_render_unsettled_job_rate_is_so_far_and_stuck_advice_does_not_say_rerun
         kind=AlertKind.JOB,
         rule="stuck_queued",
         severity=Severity.WARNING,
-        message="queued for 65 min, longer than the allowed 60 min",
+        message="queued for 1 h 5 min, longer than the allowed 1 h",
         observed=65.0,
         limit=60.0,
         job_ids=(job.job_id,),
@@ -572,8 +553,10 @@ def _threshold_alert(rule: str, observed: float | int, limit: float | int) -> di
         (Rule.FAIL_RATIO_ABOVE_MAX, 0.255, 0.2, "fail ratio 25.5% > 20%"),
         (Rule.FAILS_ABOVE_MAX, 1234, 0, "failed inputs 1,234 > 0"),
         (Rule.OUTPUT_BELOW_MIN, 0, 1, "output lines 0 < 1"),
-        (Rule.STUCK_QUEUED, 65.04, 60.0, "queued 65 min > 60 min"),
-        (Rule.STUCK_RUNNING, 241.55, 240.0, "running 241.6 min > 240 min"),
+        (Rule.STUCK_QUEUED, 65.04, 60.0, "queued 1 h 5 min > 1 h"),
+        (Rule.STUCK_RUNNING, 241.55, 240.0, "running 4 h 2 min > 4 h"),
+        (Rule.STUCK_RUNNING, 240.1, 240.0, "running 4 h 6 s > 4 h"),
+        (Rule.SUCCESS_RATE_BELOW_MIN, 0.8999, 0.9, "success rate 89.99% < 90%"),
     ],
 )
 def test_render_measure_reads_in_the_rules_subject_unit_and_direction(

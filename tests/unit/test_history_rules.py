@@ -133,7 +133,7 @@ def test_collector_silent_after_hourly_jobs_stopped_eight_hours_ago() -> None:
     assert result.verdict is Verdict.BREACH
     assert result.finding.observed == 480 and result.finding.limit == 180
     message = result.finding.message
-    assert "no job since 2026-03-02T01:00:00Z (usually every 1 h)" in message
+    assert "no job since 2026-03-02 01:00:00 UTC (usually every 1 h)" in message
     assert "no new job for 8 h" in message and "allowed 3 h" in message
 
 
@@ -184,7 +184,7 @@ def test_output_below_baseline_warns_with_the_median_and_the_jobs_it_came_from()
     assert result.verdict is Verdict.BREACH
     assert (result.finding.observed, result.finding.limit) == (200, 500)
     message = result.finding.message
-    assert "200 output lines, 20.0% of this collector's median of 1000" in message
+    assert "200 output lines, 20% of this collector's median of 1,000" in message
     assert "over its last 10 settled jobs (j_past5, j_past6, j_past7, j_past8, j_past9" in message
     assert "and 5 earlier" in message
 

@@ -17,7 +17,7 @@ def baseline_entry() -> AlertEntry:
         kind=AlertKind.JOB,
         rule=Rule.OUTPUT_BELOW_BASELINE.value,
         severity=Severity.WARNING,
-        message="470 output lines, 19.5% of this collector's median of 2410",
+        message="470 output lines, 19.5% of this collector's median of 2,410",
         observed=470,
         limit=1205,
         job_ids=("j_low",),
@@ -29,7 +29,7 @@ def silence_entry(kind: AlertKind = AlertKind.ALARM) -> AlertEntry:
         kind=kind,
         rule=Rule.COLLECTOR_SILENT.value,
         severity=Severity.CRITICAL,
-        message="no job since 2026-03-02T08:00:00Z (usually every 25 min)",
+        message="no job since 2026-03-02 08:00:00 UTC (usually every 25 min)",
         observed=80.0 if kind is AlertKind.ALARM else None,
         limit=75.0 if kind is AlertKind.ALARM else None,
         since=ALERT_TIME - timedelta(minutes=80),
@@ -41,9 +41,9 @@ def test_a_baseline_finding_reads_in_lines_not_as_a_share() -> None:
     assert entry_summary(baseline_entry()) == "output lines vs its median 470 < 1,205"
 
 
-def test_a_silence_reads_in_minutes_and_offers_no_what_if_with_minutes_as_a_factor() -> None:
+def test_a_silence_reads_as_a_duration_and_offers_no_what_if_with_minutes_as_a_factor() -> None:
     entry = silence_entry()
-    assert entry_summary(entry) == "time without a new job 80 min > 75 min"
+    assert entry_summary(entry) == "time without a new job 1 h 20 min > 1 h 15 min"
     commands = [command for _, command in footer_commands(make_alert([entry], []))]
     assert not any("--what-if" in command for command in commands)
     assert any(command.startswith("job-alerts thresholds --collector") for command in commands)

@@ -122,7 +122,7 @@ def test_retry_waits_observed_tells_nobody_of_a_retry_it_refuses() -> None:
         (
             RetryWait("GET", "/dca/collector/jobs", None, "read timed out", 1.25, 3, 4),
             "job-alerts: Bright Data did not answer GET /dca/collector/jobs (read timed out); "
-            "retrying in 1.2 s (attempt 3 of 4)",
+            "retrying in 1.3 s (attempt 3 of 4)",
         ),
         (
             RetryWait("GET", "/dca/log/j_x", 429, None, 30.0, 2, None),

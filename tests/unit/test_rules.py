@@ -262,7 +262,7 @@ def test_success_rate_below_min_finding_message_and_numbers() -> None:
     assert finding.observed == 0.42
     assert finding.limit == 0.9
     assert finding.message == (
-        "success rate 42.0% is below the minimum 90.0% (21 of 50 inputs succeeded)"
+        "success rate 42% is below the minimum 90% (21 of 50 inputs succeeded)"
     )
 
 
@@ -270,7 +270,7 @@ def test_success_rate_below_min_message_without_counts() -> None:
     job = make_job(inputs=None, success=None, success_rate=0.5)
     finding = result_for(Rule.SUCCESS_RATE_BELOW_MIN, job).finding
     assert finding is not None
-    assert finding.message == "success rate 50.0% is below the minimum 90.0%"
+    assert finding.message == "success rate 50% is below the minimum 90%"
 
 
 @pytest.mark.parametrize(
@@ -359,7 +359,7 @@ def test_fail_ratio_above_max_finding_message() -> None:
     assert finding is not None
     assert finding.observed == pytest.approx(0.3)
     assert finding.limit == 0.2
-    assert finding.message == "fail ratio 30.0% is above the maximum 20.0% (15 of 50 inputs failed)"
+    assert finding.message == "fail ratio 30% is above the maximum 20% (15 of 50 inputs failed)"
 
 
 @pytest.mark.parametrize(
@@ -397,14 +397,14 @@ def test_stuck_queued_finding_message() -> None:
     finding = result_for(Rule.STUCK_QUEUED, queued(75)).finding
     assert finding is not None
     assert (finding.severity, finding.observed, finding.limit) == (Severity.WARNING, 75.0, 60.0)
-    assert finding.message == "queued for 75 min, longer than the allowed 60 min"
+    assert finding.message == "queued for 1 h 15 min, longer than the allowed 1 h"
 
 
 def test_stuck_queued_observed_minutes_rounded_to_a_tenth() -> None:
     finding = result_for(Rule.STUCK_QUEUED, queued(90.04)).finding
     assert finding is not None
     assert finding.observed == 90.0
-    assert finding.message == "queued for 90 min, longer than the allowed 60 min"
+    assert finding.message == "queued for 1 h 30 min, longer than the allowed 1 h"
 
 
 @pytest.mark.parametrize(
@@ -444,14 +444,22 @@ def test_stuck_running_finding_message() -> None:
     finding = result_for(Rule.STUCK_RUNNING, running_for(300.25)).finding
     assert finding is not None
     assert (finding.severity, finding.observed, finding.limit) == (Severity.WARNING, 300.2, 240.0)
-    assert finding.message == "running for 300.2 min, longer than the allowed 240 min"
+    assert finding.message == "running for 5 h, longer than the allowed 4 h"
+
+
+def test_stuck_running_just_over_the_limit_never_reads_as_the_limit() -> None:
+    # Given a job running 6 s longer than its 4 h limit
+    finding = result_for(Rule.STUCK_RUNNING, running_for(240.1)).finding
+    # Then its message shows the seconds that make it a breach
+    assert finding is not None
+    assert finding.message == "running for 4 h 6 s, longer than the allowed 4 h"
 
 
 def test_stuck_running_paused_job_says_paused() -> None:
     job = running_for(300, status=JobStatus.PAUSED, raw_status="paused")
     finding = result_for(Rule.STUCK_RUNNING, job).finding
     assert finding is not None
-    assert finding.message.startswith("paused for 300 min")
+    assert finding.message.startswith("paused for 5 h")
 
 
 @pytest.mark.parametrize(

@@ -176,7 +176,7 @@ def test_thresholds_set_what_if_writes_nothing_so_checks_no_listing(
     client = ListingClient(REFUSED)
     code, out, _ = set_with(client, monkeypatch, capsys, "--what-if")
     assert code == 0
-    assert "What if (nothing written): 0 recent settled job(s) replayed" in out
+    assert "What if (nothing written): 0 recent settled jobs replayed" in out
     assert client.listings == 0
 
 

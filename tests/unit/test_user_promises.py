@@ -51,9 +51,7 @@ def _job(job_id: str, errors: ErrorSummary | None = None) -> JobFacts:
     )
 
 
-def _alarm(
-    job_ids: tuple[str, ...], message: str = "success rate 42.0% is below 90.0%"
-) -> AlertEntry:
+def _alarm(job_ids: tuple[str, ...], message: str = "success rate 42% is below 90%") -> AlertEntry:
     return AlertEntry(
         kind=AlertKind.ALARM,
         rule=Rule.SUCCESS_RATE_BELOW_MIN,

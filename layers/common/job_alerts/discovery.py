@@ -26,7 +26,8 @@ from job_alerts.observability import logger
 from job_alerts.rules import Rule, RuleResult
 from job_alerts.rules_listing import judge_not_found, judge_unlisted, no_longer_watched
 from job_alerts.state import StateStore
-from job_alerts.timeutil import iso_seconds, parse_moment, ttl_at
+from job_alerts.text import day, moment
+from job_alerts.timeutil import parse_moment, ttl_at
 
 # Even when a collector's last_run says nothing new started, list its jobs this often: last_run's
 # exact meaning is not documented, and a missed job must not stay missed.
@@ -236,7 +237,7 @@ class _Listings:
         self.result.collectors_listed += 1
         if cid in self.missing and not answer:
             self.not_listed.add(cid)
-            why = f"its job listing shows no job since {self.since.isoformat()}"
+            why = f"its job listing shows no job since {day(self.since)}"
             _still_missing(cid, why, self.metas, self.verdicts, self.now, plan.name)
             return
         self._listed(plan, answer)
@@ -391,9 +392,7 @@ def _back_or_gone(
             why = f"{cid} is no longer in Collectors: it is not watched any more"
         else:
             last = (
-                f" (its jobs were last listed {iso_seconds(meta.listed_at)})"
-                if meta.listed_at
-                else ""
+                f" (its jobs were last listed {moment(meta.listed_at)})" if meta.listed_at else ""
             )
             why = f"{cid} left this account's collectors{last}: it is not watched any more"
         metas.update(cid, meta.name, failed_listings=0, missing_since=None)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from job_alerts.text import preview
+
 # Real ids are ~18 base-36 characters after the prefix; 64 leaves room for longer ids without
 # letting a caller smuggle path or query syntax into a URL.
 ID_BODY_MAX: Final = 64
@@ -13,21 +15,12 @@ JOB_ID_PATTERN: Final = re.compile(rf"(?:j|vj)_[A-Za-z0-9_]{{1,{ID_BODY_MAX}}}")
 COLLECTOR_ID_PATTERN: Final = re.compile(rf"c_[A-Za-z0-9_]{{1,{ID_BODY_MAX}}}")
 JOB_ID_EXPECTED: Final = f"'j_' or 'vj_' then 1-{ID_BODY_MAX} of [A-Za-z0-9_]"
 COLLECTOR_ID_EXPECTED: Final = f"'c_' then 1-{ID_BODY_MAX} of [A-Za-z0-9_]"
-_PREVIEW_CHARS: Final = 24
 
 
 class InvalidId(ValueError):  # noqa: N818 - team contract name
     """A job or collector id that is not one; nothing was done with it."""
 
     kind = "invalid_id"
-
-
-def preview(value: str) -> str:
-    """A short, escaped rendering of untrusted text for an error message."""
-    shown = ascii(value[:_PREVIEW_CHARS])
-    if len(value) > _PREVIEW_CHARS:
-        shown += f"... ({len(value)} chars)"
-    return shown
 
 
 def is_job_id(value: object) -> bool:
@@ -65,7 +58,6 @@ __all__ = [
     "InvalidId",
     "is_collector_id",
     "is_job_id",
-    "preview",
     "validate_collector_id",
     "validate_job_id",
 ]

@@ -14,6 +14,7 @@ from job_alerts.config import Settings
 from job_alerts.joblog import JobLog
 from job_alerts.models import JobRecord, JobRuleClaim
 from job_alerts.rules import Severity
+from job_alerts.text import count
 from job_alerts.thresholds import Thresholds
 
 # Job-rule claim names (stored with the job's other claims): the rerun of a job's failed inputs
@@ -73,13 +74,12 @@ def rerun_started(
     request: RerunRequest, new_job_id: str, now: datetime, settings: Settings
 ) -> tuple[AlertEntry, JobRuleClaim]:
     """The follow-up that names the new job."""
-    noun = "input" if request.failed_inputs == 1 else "inputs"
     entry = AlertEntry(
         kind=AlertKind.JOB,
         rule=RERUN,
         severity=Severity.INFO,
         message=(
-            f"rerun {new_job_id} started for the {request.failed_inputs} failed {noun} of "
+            f"rerun {new_job_id} started for the {count(request.failed_inputs, 'failed input')} of "
             f"{request.job_id}; its outcome is reported when it settles"
         ),
         job_ids=(request.job_id, new_job_id),
@@ -109,7 +109,7 @@ def rerun_settled(
     if record.rerun_of is None or not job.settled or RERUN_RESULT in already:
         return None
     if job.inputs is not None and job.success is not None:
-        recovered = f"recovered {job.success} of {job.inputs} inputs"
+        recovered = f"recovered {count(job.success)} of {count(job.inputs, 'input')}"
     else:
         recovered = f"ended {job.status.value} (its counts were not reported)"
     entry = AlertEntry(

@@ -1,5 +1,6 @@
-"""What the rule judges share: rate slack, how values read in messages, and how a breach or a
-not-yet-breach is made (a breach carries the severity the catalogue gives its rule)."""
+"""What the rule judges share: rate slack, spans as the minutes a finding records, and how a
+breach or a not-yet-breach is made (a breach carries the severity the catalogue gives its rule).
+How values read in their messages is `job_alerts.text`'s."""
 
 from __future__ import annotations
 
@@ -12,16 +13,9 @@ from job_alerts.rulespec import Finding, Rule, RuleResult, Verdict
 RATE_TOLERANCE = 1e-9
 
 
-def percent(rate: float) -> str:
-    return f"{rate * 100:.1f}%"
-
-
-def minutes_of(duration: timedelta) -> float:
-    return round(duration.total_seconds() / 60, 1)
-
-
-def show_minutes(minutes: float) -> str:
-    return f"{round(minutes, 1):g}"
+def minutes_of(span: timedelta) -> float:
+    """A span as the minutes a finding records for it (its observed value or limit)."""
+    return round(span.total_seconds() / 60, 1)
 
 
 def breach(
@@ -53,13 +47,3 @@ def breach_of(
 def not_breached(job: JobLog, rule: Rule) -> RuleResult:
     """No breach now: final for a settled job, provisional for a live one."""
     return RuleResult(rule, Verdict.OK if job.settled else Verdict.PENDING)
-
-
-def duration(span: timedelta) -> str:
-    """A span as people say it: 45 min, 3 h, 2 h 30 min, 1 d 4 h."""
-    minutes = round(span.total_seconds() / 60)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    parts = [f"{days} d" if days else "", f"{hours} h" if hours else ""]
-    parts.append(f"{minutes} min" if minutes and not days else "")
-    return " ".join(part for part in parts if part) or "0 min"

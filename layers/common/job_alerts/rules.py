@@ -12,14 +12,7 @@ from typing import TYPE_CHECKING
 
 from job_alerts.history import EMPTY_HISTORY, History
 from job_alerts.joblog import JobLog, JobStatus
-from job_alerts.rulekit import (
-    RATE_TOLERANCE,
-    breach,
-    minutes_of,
-    not_breached,
-    percent,
-    show_minutes,
-)
+from job_alerts.rulekit import RATE_TOLERANCE, breach, minutes_of, not_breached
 from job_alerts.rules_history import (
     COLLECTOR_SILENT,
     OUTPUT_BELOW_BASELINE,
@@ -40,6 +33,7 @@ from job_alerts.rulespec import (
     Verdict,
     max_severity,
 )
+from job_alerts.text import count, duration, percent
 
 if TYPE_CHECKING:
     # Only a type here: thresholds derives its fields from this catalogue, so importing it at
@@ -81,9 +75,9 @@ def _stuck_for(job: JobLog, rule: Rule, doing: str, span: timedelta, limit: floa
     minutes = minutes_of(span)
     if minutes <= limit:
         return RuleResult(rule, Verdict.OK)
+    allowed = timedelta(minutes=limit)
     message = (
-        f"{doing} for {show_minutes(minutes)} min, "
-        f"longer than the allowed {show_minutes(limit)} min"
+        f"{doing} for {duration(span, beside=allowed)}, longer than the allowed {duration(allowed)}"
     )
     return breach(job, rule, minutes, limit, message)
 
@@ -155,9 +149,10 @@ def _success_rate_below_min(
         return RuleResult(rule, Verdict.UNKNOWN)
     if rate >= minimum - RATE_TOLERANCE:
         return RuleResult(rule, Verdict.OK)
-    message = f"success rate {percent(rate)} is below the minimum {percent(minimum)}"
+    shown = percent(rate, beside=minimum)
+    message = f"success rate {shown} is below the minimum {percent(minimum)}"
     if job.success is not None and job.inputs is not None:
-        message += f" ({job.success} of {job.inputs} inputs succeeded)"
+        message += f" ({count(job.success)} of {count(job.inputs, 'input')} succeeded)"
     return breach(job, rule, rate, minimum, message)
 
 
@@ -184,8 +179,7 @@ def _fails_above_max(
         return RuleResult(rule, Verdict.UNKNOWN if job.settled else Verdict.PENDING)
     # Failures only ever add up, so a live job that is already over the limit is a breach.
     if job.fails > maximum:
-        noun = "input" if job.fails == 1 else "inputs"
-        message = f"{job.fails} {noun} failed, more than the allowed {maximum}"
+        message = f"{count(job.fails, 'input')} failed, more than the allowed {count(maximum)}"
         return breach(job, rule, job.fails, maximum, message)
     return not_breached(job, rule)
 
@@ -210,12 +204,12 @@ def _fail_ratio_above_max(
 ) -> RuleResult:
     rule = Rule.FAIL_RATIO_ABOVE_MAX
     ratio = job.fail_ratio
-    if ratio is None:
+    if ratio is None or job.fails is None or job.inputs is None:
         return RuleResult(rule, Verdict.UNKNOWN if job.settled else Verdict.PENDING)
     if ratio > maximum + RATE_TOLERANCE:
         message = (
-            f"fail ratio {percent(ratio)} is above the maximum {percent(maximum)}"
-            f" ({job.fails} of {job.inputs} inputs failed)"
+            f"fail ratio {percent(ratio, beside=maximum)} is above the maximum {percent(maximum)}"
+            f" ({count(job.fails)} of {count(job.inputs, 'input')} failed)"
         )
         return breach(job, rule, ratio, maximum, message)
     return not_breached(job, rule)
@@ -309,8 +303,8 @@ def _output_below_min(
     if job.inputs == 0 or job.lines >= minimum:
         return RuleResult(rule, Verdict.OK)
     message = (
-        f"{job.lines} output {'line' if job.lines == 1 else 'lines'} from {job.inputs} inputs, "
-        f"fewer than the minimum {minimum}"
+        f"{count(job.lines, 'output line')} from {count(job.inputs, 'input')}, "
+        f"fewer than the minimum {count(minimum)}"
     )
     return breach(job, rule, job.lines, minimum, message)
 

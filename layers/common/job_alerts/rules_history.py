@@ -9,14 +9,7 @@ from typing import TYPE_CHECKING
 
 from job_alerts.history import EMPTY_HISTORY, History
 from job_alerts.joblog import JobLog
-from job_alerts.rulekit import (
-    RATE_TOLERANCE,
-    breach,
-    breach_of,
-    duration,
-    minutes_of,
-    percent,
-)
+from job_alerts.rulekit import RATE_TOLERANCE, breach, breach_of, minutes_of
 from job_alerts.rulespec import (
     Direction,
     Rule,
@@ -28,7 +21,7 @@ from job_alerts.rulespec import (
     Unit,
     Verdict,
 )
-from job_alerts.timeutil import iso_seconds
+from job_alerts.text import count, duration, moment, number, percent
 
 if TYPE_CHECKING:
     from job_alerts.thresholds import Thresholds
@@ -51,11 +44,11 @@ def _output_below_baseline(
         return RuleResult(rule, Verdict.OK)
     shown = list(baseline.job_ids[-_JOBS_NAMED:])
     earlier = len(baseline.job_ids) - len(shown)
-    jobs = ", ".join(shown) + (f" and {earlier} earlier" if earlier else "")
+    jobs = ", ".join(shown) + (f" and {count(earlier)} earlier" if earlier else "")
     message = (
-        f"{job.lines} output {'line' if job.lines == 1 else 'lines'}, "
-        f"{percent(job.lines / median)} of this collector's median of {median:g} "
-        f"over its last {len(baseline.job_ids)} settled jobs ({jobs}); "
+        f"{count(job.lines, 'output line')}, "
+        f"{percent(job.lines / median, beside=minimum_share)} of this collector's median of "
+        f"{number(median)} over its last {count(len(baseline.job_ids), 'settled job')} ({jobs}); "
         f"the limit is {percent(minimum_share)} of the median"
     )
     return breach(job, rule, job.lines, round(median * minimum_share, 1), message)
@@ -107,7 +100,7 @@ def silence_limit(history: History, thresholds: Thresholds) -> tuple[timedelta, 
     if factor is None or cadence is None:
         return None
     limit = max(cadence.interval * factor, MIN_SILENCE)
-    return limit, f"{factor:g} x its usual interval, at least {duration(MIN_SILENCE)}"
+    return limit, f"{number(factor)} x its usual interval, at least {duration(MIN_SILENCE)}"
 
 
 def _collector_silent(history: History, thresholds: Thresholds, now: datetime) -> RuleResult:
@@ -123,8 +116,8 @@ def _collector_silent(history: History, thresholds: Thresholds, now: datetime) -
     cadence = history.cadence()
     usually = f" (usually every {duration(cadence.interval)})" if cadence else ""
     message = (
-        f"no job since {iso_seconds(last)}{usually}: no new job for {duration(silent)}, "
-        f"longer than the allowed {duration(allowed)} ({why})"
+        f"no job since {moment(last)}{usually}: no new job for "
+        f"{duration(silent, beside=allowed)}, longer than the allowed {duration(allowed)} ({why})"
     )
     return breach_of(rule, minutes_of(silent), minutes_of(allowed), message, "")
 

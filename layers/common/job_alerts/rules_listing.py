@@ -19,6 +19,7 @@ from job_alerts.rulespec import (
     Severity,
     Verdict,
 )
+from job_alerts.text import count
 
 if TYPE_CHECKING:
     from job_alerts.thresholds import Thresholds
@@ -56,8 +57,8 @@ def judge_unlisted(failed_runs: int, failure: str) -> RuleResult:
     if failed_runs < UNLISTED_AFTER_RUNS:
         return RuleResult(rule, Verdict.UNKNOWN)
     message = (
-        f"jobs could not be listed on {failed_runs} runs in a row: {failure}; jobs it starts "
-        "go unseen until a listing works"
+        f"jobs could not be listed on {count(failed_runs, 'run')} in a row: {failure}; jobs it "
+        "starts go unseen until a listing works"
     )
     return breach_of(rule, failed_runs, UNLISTED_AFTER_RUNS, message, "")
 

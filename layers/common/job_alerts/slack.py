@@ -32,6 +32,7 @@ from job_alerts.http import (
     retry_policy,
 )
 from job_alerts.observability import logger
+from job_alerts.text import count, duration
 
 __all__ = [
     "DeliveryReport",
@@ -143,7 +144,7 @@ class SlackClient:
             text = excerpt(answer.body, secrets=(webhook_url,))
             if status == 429:
                 retry_after = retry_after_seconds(answer.headers)
-                asked = f" (Retry-After {retry_after:g} s)" if retry_after is not None else ""
+                asked = f" (Retry-After {duration(retry_after)})" if retry_after is not None else ""
                 problem = f"HTTP 429 rate limited{asked}"
             elif status >= 500:
                 problem = f"HTTP {status} {text}".rstrip()
@@ -156,12 +157,12 @@ class SlackClient:
         attempts = budget.attempts
         if budget.refused_wait is not None:
             raise SlackDeliveryError(
-                f"Slack delivery gave up after {attempts} attempt(s), next wait "
-                f"{budget.refused_wait:g} s exceeds the time left: {problem}",
+                f"Slack delivery gave up after {count(attempts, 'attempt')}, next wait "
+                f"{duration(budget.refused_wait)} exceeds the time left: {problem}",
                 status=status,
             )
         raise SlackDeliveryError(
-            f"Slack delivery failed after {attempts} attempt(s): {problem}", status=status
+            f"Slack delivery failed after {count(attempts, 'attempt')}: {problem}", status=status
         )
 
 

@@ -19,6 +19,7 @@ from job_alerts.history import EMPTY_HISTORY
 from job_alerts.joblog import JobLog, JobLogError, JobStatus
 from job_alerts.models import AlarmState, HealthState
 from job_alerts.rules import Rule, Verdict, spec_for
+from job_alerts.text import count
 from job_alerts.timeutil import iso, parse_iso
 
 if TYPE_CHECKING:
@@ -278,8 +279,8 @@ def _unreadable(record: JobRecord) -> JobProblem:
         problem=JOB_UNREADABLE,
         red=red,
         detail=(
-            f"{record.unreadable_reason or 'unknown'}: {reads} read{'s' if reads != 1 else ''} "
-            "in a row could not be judged" + ("" if red else f"; red after {UNREADABLE_AFTER}")
+            f"{record.unreadable_reason or 'unknown'}: {count(reads, 'read')} in a row could not "
+            "be judged" + ("" if red else f"; red after {UNREADABLE_AFTER}")
         ),
     )
 

@@ -3,7 +3,6 @@ rendering per channel: email text (``render_email``), Slack Block Kit (``render_
 CloudWatch alarm to Slack (``render_cloudwatch``), sharing their words (``wording``) and Slack
 pieces (``blockkit``). The names other modules use are importable from here."""
 
-from job_alerts.alerts.blockkit import escape_mrkdwn
 from job_alerts.alerts.document import SCHEMA_VERSION, from_document, to_document
 from job_alerts.alerts.model import (
     Alert,
@@ -16,7 +15,6 @@ from job_alerts.alerts.model import (
 from job_alerts.alerts.render_cloudwatch import render_cloudwatch_slack
 from job_alerts.alerts.render_email import render_email, render_subject
 from job_alerts.alerts.render_slack import render_slack, slack_payload_for_sns
-from job_alerts.alerts.wording import format_duration
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -25,8 +23,6 @@ __all__ = [
     "AlertKind",
     "ErrorSummary",
     "JobFacts",
-    "escape_mrkdwn",
-    "format_duration",
     "from_document",
     "job_link",
     "render_cloudwatch_slack",

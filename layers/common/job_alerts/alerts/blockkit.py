@@ -1,12 +1,12 @@
-"""Slack Block Kit pieces both Slack renderings use: mrkdwn escaping, sections and context blocks
-kept within Slack's limits."""
+"""Slack Block Kit pieces both Slack renderings use: escaped one-line text, sections and context
+blocks kept within Slack's limits."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from job_alerts.alerts.wording import one_line, truncate
+from job_alerts.text import escape_mrkdwn, one_line, truncate
 
 __all__ = [
     "SLACK_FALLBACK_MAX_CHARS",
@@ -15,7 +15,6 @@ __all__ = [
     "SLACK_SECTION_MAX_CHARS",
     "context",
     "esc",
-    "escape_mrkdwn",
     "section",
 ]
 
@@ -24,12 +23,6 @@ SLACK_MAX_BLOCKS = 50
 SLACK_SECTION_MAX_CHARS = 3000
 SLACK_HEADER_MAX_CHARS = 150
 SLACK_FALLBACK_MAX_CHARS = 3000
-
-
-def escape_mrkdwn(text: str) -> str:
-    """Escape the three characters Slack treats as control syntax (links, mentions) so text
-    from Bright Data or users shows literally and can never ping a channel or hide a link."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def esc(text: str, limit: int) -> str:

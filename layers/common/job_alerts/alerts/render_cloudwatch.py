@@ -12,6 +12,8 @@ from urllib.parse import quote
 from job_alerts.alerts.blockkit import context, esc, section
 from job_alerts.alerts.wording import deployment_text
 from job_alerts.config import Deployment
+from job_alerts.text import moment
+from job_alerts.timeutil import parse_moment
 
 __all__ = ["render_cloudwatch_slack"]
 
@@ -54,6 +56,15 @@ def _alarm_deployment(alarm: Mapping[str, Any], name: str) -> Deployment | None:
     return deployment if deployment != Deployment() else None
 
 
+def _changed_at(value: Any) -> str:
+    """When the alarm changed state, as every other moment reads; as CloudWatch wrote it when
+    that is no time."""
+    try:
+        return moment(parse_moment(value))
+    except ValueError:
+        return str(value)
+
+
 def render_cloudwatch_slack(alarm: Mapping[str, Any]) -> dict[str, Any]:
     """Slack payload for a CloudWatch alarm notification (the alarm JSON SNS delivers)."""
     name = str(alarm.get("AlarmName") or "unnamed alarm")
@@ -66,7 +77,7 @@ def render_cloudwatch_slack(alarm: Mapping[str, Any]) -> dict[str, Any]:
         f"*Alarm:* {esc(name, 250)}",
         f"*State:* {esc(old_state, 40)} → *{esc(new_state, 40)}*",
         f"*Reason:* {esc(str(alarm.get('NewStateReason') or '-'), 1000)}",
-        f"*Changed at:* {esc(str(alarm.get('StateChangeTime') or '-'), 60)}",
+        f"*Changed at:* {esc(_changed_at(alarm.get('StateChangeTime')), 60)}",
     ]
     description = alarm.get("AlarmDescription")
     if description:

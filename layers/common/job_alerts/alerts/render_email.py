@@ -16,14 +16,11 @@ from job_alerts.alerts.wording import (
     deployment_text,
     entry_summary,
     footer_commands,
-    format_duration,
     headline,
     measure,
-    one_line,
-    percent,
-    show_time,
     what_to_do,
 )
+from job_alerts.text import count, duration, moment, one_line, percent
 
 __all__ = ["SUBJECT_MAX_CHARS", "render_email", "render_subject"]
 
@@ -42,29 +39,29 @@ def _job_lines(job: JobFacts) -> list[str]:
     if job.success_rate is not None:
         detail = ""
         if job.success is not None and job.inputs is not None:
-            detail = f" ({job.success:,} of {job.inputs:,} inputs succeeded)"
+            detail = f" ({count(job.success)} of {count(job.inputs, 'input')} succeeded)"
         # An unsettled job's rate is only what it has done so far.
         label = "Success rate:  " if job.settled else "Success so far: "
         lines.append(f"  {label}{percent(job.success_rate)}{detail}")
     counts = [
-        f"{name} {value:,}"
+        f"{name} {count(value)}"
         for name, value in (("inputs", job.inputs), ("failed", job.fails), ("lines", job.lines))
         if value is not None
     ]
     if counts:
         lines.append(f"  Counts:        {', '.join(counts)}")
     if job.queue_time_s is not None or job.job_time_s is not None:
-        queued = format_duration(job.queue_time_s) if job.queue_time_s is not None else "-"
-        ran = format_duration(job.job_time_s) if job.job_time_s is not None else "-"
+        queued = duration(job.queue_time_s) if job.queue_time_s is not None else "-"
+        ran = duration(job.job_time_s) if job.job_time_s is not None else "-"
         lines.append(f"  Queue / run:   {queued} / {ran}")
-    lines.append(f"  Created:       {show_time(job.created)}")
-    lines.append(f"  Started:       {show_time(job.started)}")
-    lines.append(f"  Finished:      {show_time(job.finished)}")
+    lines.append(f"  Created:       {moment(job.created)}")
+    lines.append(f"  Started:       {moment(job.started)}")
+    lines.append(f"  Finished:      {moment(job.finished)}")
     if job.errors is not None and job.errors.kinds:
         lines.append("  Top errors:")
         lines.extend(
-            f"    {count:>5,} x {one_line(error, ERROR_TEXT_MAX_CHARS)}"
-            for error, count in job.errors.kinds
+            f"    {count(times):>5} x {one_line(error, ERROR_TEXT_MAX_CHARS)}"
+            for error, times in job.errors.kinds
         )
     if job.errors is not None and job.errors.samples:
         lines.append("  Failing inputs (sample):")
@@ -91,8 +88,8 @@ def render_email(doc: Mapping[str, Any]) -> str:
     else:
         out.append("Collector:     - (about the monitor itself)")
     out.append(f"Severity:      {alert.severity.value}")
-    out.append(f"Jobs affected: {alert.affected_jobs} in this run")
-    out.append(f"Alerted at:    {show_time(alert.created_at)}")
+    out.append(f"Jobs affected: {count(alert.affected_jobs)} in this run")
+    out.append(f"Alerted at:    {moment(alert.created_at)}")
     for entry in alert.ordered_entries:
         out += ["", f"== {entry.kind.value} ({entry.severity.value}): {entry_summary(entry)}"]
         out.append(one_line(entry.message, MESSAGE_MAX_CHARS))
@@ -102,17 +99,18 @@ def render_email(doc: Mapping[str, Any]) -> str:
         if entry.job_ids:
             out.append(f"Jobs: {one_line(', '.join(entry.job_ids), 400)}")
         if entry.since is not None:
-            out.append(f"{SINCE_LABELS.get(entry.kind, 'Since')}: {show_time(entry.since)}")
+            out.append(f"{SINCE_LABELS.get(entry.kind, 'Since')}: {moment(entry.since)}")
         if entry.duration_s is not None:
             lasted = "In alarm for" if entry.kind is AlertKind.REMINDER else "The alarm lasted"
-            out.append(f"{lasted} {format_duration(entry.duration_s)}.")
+            out.append(f"{lasted} {duration(entry.duration_s)}.")
         out.append(f"What to do: {what_to_do(entry, alert.deployment)}")
     if alert.jobs:
         out += ["", "Jobs", "----"]
         for job in alert.jobs:
             out += _job_lines(job)
         if len(alert.jobs) < alert.affected_jobs:
-            out.append(f"(and {alert.affected_jobs - len(alert.jobs)} more jobs not listed)")
+            hidden = count(alert.affected_jobs - len(alert.jobs), "more job")
+            out.append(f"(and {hidden} not listed)")
     out += ["", "--", "Sent by job-alerts (Bright Data job alerts)."]
     out += [f"{label}: {command}" for label, command in footer_commands(alert)]
     out.append(f"Alert id: {alert.alert_id}")

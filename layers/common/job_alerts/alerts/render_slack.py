@@ -13,7 +13,6 @@ from job_alerts.alerts.blockkit import (
     SLACK_MAX_BLOCKS,
     context,
     esc,
-    escape_mrkdwn,
     section,
 )
 from job_alerts.alerts.document import from_document
@@ -33,18 +32,15 @@ from job_alerts.alerts.wording import (
     URL_TEXT_MAX_CHARS,
     deployment_text,
     entry_summary,
-    format_duration,
     headline,
-    percent,
-    show_time,
     silence_hint,
     stack_tag,
     tag,
-    truncate,
     what_to_do,
 )
 from job_alerts.config import Deployment
 from job_alerts.rules import Severity
+from job_alerts.text import count, duration, escape_mrkdwn, moment, percent, truncate
 
 __all__ = ["render_slack", "slack_payload_for_sns"]
 
@@ -80,12 +76,12 @@ def _entry_block(entry: AlertEntry, deployment: Deployment | None) -> dict[str, 
     if entry.job_ids:
         shown = ", ".join(_slack_link(job_id) for job_id in entry.job_ids[:_ENTRY_JOB_LINKS])
         hidden = len(entry.job_ids) - _ENTRY_JOB_LINKS
-        more = f" and {hidden} more" if hidden > 0 else ""
+        more = f" and {count(hidden)} more" if hidden > 0 else ""
         lines.append(f"Jobs: {shown}{more}")
     if entry.since is not None and entry.kind is not AlertKind.REMINDER:
-        lines.append(f"{SINCE_LABELS.get(entry.kind, 'Since')}: {show_time(entry.since)}")
+        lines.append(f"{SINCE_LABELS.get(entry.kind, 'Since')}: {moment(entry.since)}")
     if entry.duration_s is not None and entry.kind in GOOD_NEWS_KINDS:
-        lines.append(f"The alarm lasted {format_duration(entry.duration_s)}.")
+        lines.append(f"The alarm lasted {duration(entry.duration_s)}.")
     lines.append(f"_What to do:_ {escape_mrkdwn(what_to_do(entry, deployment))}")
     return section(lines)
 
@@ -96,7 +92,8 @@ def _job_block(job: JobFacts) -> dict[str, Any] | None:
         return None
     lines = [f"*Errors in {_slack_link(job.job_id)}*"]
     lines += [
-        f"• {count:,} x {esc(error, ERROR_TEXT_MAX_CHARS)}" for error, count in job.errors.kinds
+        f"• {count(times)} x {esc(error, ERROR_TEXT_MAX_CHARS)}"
+        for error, times in job.errors.kinds
     ]
     lines += [
         f"• sample: {esc(url, URL_TEXT_MAX_CHARS)} — {esc(error, ERROR_TEXT_MAX_CHARS)}"
@@ -111,11 +108,11 @@ def _job_facts_line(job: JobFacts) -> str:
         so_far = "" if job.settled else " so far"
         parts.append(f"success{so_far} {percent(job.success_rate)}")
     if job.fails is not None:
-        parts.append(f"failed {job.fails:,}")
+        parts.append(f"failed {count(job.fails)}")
     if job.lines is not None:
-        parts.append(f"lines {job.lines:,}")
+        parts.append(f"lines {count(job.lines)}")
     if job.finished is not None:
-        parts.append(f"ended {show_time(job.finished)}")
+        parts.append(f"ended {moment(job.finished)}")
     return " · ".join(parts)
 
 
@@ -125,7 +122,7 @@ def _job_context(alert: Alert) -> dict[str, Any]:
     elements = [{"type": "mrkdwn", "text": _job_facts_line(job)} for job in shown]
     hidden = max(len(alert.jobs), alert.affected_jobs) - len(shown)
     if hidden > 0:
-        elements.append({"type": "mrkdwn", "text": f"and {hidden} more jobs"})
+        elements.append({"type": "mrkdwn", "text": f"and {count(hidden, 'more job')}"})
     return {"type": "context", "elements": elements}
 
 
@@ -140,8 +137,8 @@ def _summary(alert: Alert) -> list[str]:
     else:
         name = esc(alert.collector_name or "-", 200)
         summary.append(f"*Collector:* {name} (`{esc(alert.collector_id or 'no id', 80)}`)")
-    summary.append(f"*Jobs affected in this run:* {alert.affected_jobs}")
-    summary.append(f"*Alerted at:* {show_time(alert.created_at)}")
+    summary.append(f"*Jobs affected in this run:* {count(alert.affected_jobs)}")
+    summary.append(f"*Alerted at:* {moment(alert.created_at)}")
     return summary
 
 

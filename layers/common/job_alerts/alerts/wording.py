@@ -1,5 +1,5 @@
-"""The words every channel shares: how values, durations and times read, the headline and the
-short summary of an entry, what to do about it, which deployment sent it and the commands that
+"""The words every channel shares (values read as `job_alerts.text` writes them): the headline and
+the short summary of an entry, what to do about it, which deployment sent it and the commands that
 act on that deployment. What a rule measures, its unit, direction and advice come from the rule
 catalogue."""
 
@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import re
 import shlex
-import unicodedata
 from collections.abc import Mapping
-from datetime import UTC, datetime
 
 from job_alerts.alerts.model import GOOD_NEWS_KINDS, Alert, AlertEntry, AlertKind
 from job_alerts.config import STACK_NAME_PATTERN, Deployment
 from job_alerts.rules import Rule, Unit, spec_named
+from job_alerts.text import duration, moment, number, one_line, percent, truncate
 
 __all__ = [
     "ERROR_TEXT_MAX_CHARS",
@@ -23,16 +22,11 @@ __all__ = [
     "deployment_text",
     "entry_summary",
     "footer_commands",
-    "format_duration",
     "headline",
     "measure",
-    "one_line",
-    "percent",
-    "show_time",
     "silence_hint",
     "stack_tag",
     "tag",
-    "truncate",
     "what_to_do",
 ]
 
@@ -91,56 +85,16 @@ SINCE_LABELS: Mapping[AlertKind, str] = {
 }
 
 
-def format_duration(seconds: float) -> str:
-    """Human duration: "45 s", "12 min", "2 h 15 min", "3 d 4 h"."""
-    total = max(0, round(seconds))
-    if total < 60:
-        return f"{total} s"
-    minutes = total // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
-
-
-def show_time(value: datetime | None) -> str:
-    """A moment as people read it in an alert: "2025-04-28 14:00:00 UTC", or "-"."""
-    if value is None:
-        return "-"
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def percent(rate: float) -> str:
-    return f"{round(rate * 100, 1):g}%"
-
-
-def _number(value: float | int) -> str:
-    return f"{value:,}" if isinstance(value, int) else f"{round(value, 1):g}"
-
-
-def one_line(text: str, limit: int) -> str:
-    """Control characters and line breaks become spaces; runs of spaces collapse; cut at limit."""
-    cleaned = "".join(
-        " " if unicodedata.category(char)[0] in "CZ" else char for char in text
-    ).split()
-    return truncate(" ".join(cleaned), limit)
-
-
-def truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _show(unit: Unit, value: float | int | str) -> str:
+def _show(unit: Unit, value: float | int | str, beside: float | int | str | None = None) -> str:
+    """A measured value in its unit; beside its limit, never reading the same as that limit."""
     if isinstance(value, str):
         return value
+    limit = None if isinstance(beside, str) else beside
     if unit is Unit.RATE:
-        return percent(value)
+        return percent(value, beside=limit)
     if unit is Unit.MINUTES:
-        return f"{_number(value)} min"
-    return _number(value)
+        return duration(value * 60, beside=None if limit is None else limit * 60)
+    return number(value)
 
 
 def measure(entry: AlertEntry) -> str | None:
@@ -150,7 +104,8 @@ def measure(entry: AlertEntry) -> str | None:
         return None
     unit = spec.measured_in or spec.threshold.unit
     operator = spec.threshold.direction.breach_operator
-    return f"{spec.subject} {_show(unit, entry.observed)} {operator} {_show(unit, entry.limit)}"
+    observed = _show(unit, entry.observed, beside=entry.limit)
+    return f"{spec.subject} {observed} {operator} {_show(unit, entry.limit)}"
 
 
 def _subject(rule: str) -> str:
@@ -163,12 +118,10 @@ def entry_summary(entry: AlertEntry) -> str:
     measured = measure(entry)
     subject = _subject(entry.rule)
     if entry.kind is AlertKind.RESOLVED:
-        lasted = (
-            f" after {format_duration(entry.duration_s)}" if entry.duration_s is not None else ""
-        )
+        lasted = f" after {duration(entry.duration_s)}" if entry.duration_s is not None else ""
         return f"{subject} back within limits{lasted}"
     if entry.kind is AlertKind.REMINDER:
-        since = f" since {show_time(entry.since)}" if entry.since is not None else ""
+        since = f" since {moment(entry.since)}" if entry.since is not None else ""
         return f"{measured or subject} still in alarm{since}"
     if entry.rule == Rule.JOB_FAILED:
         return f"job {entry.job_ids[0]} failed" if entry.job_ids else "job failed"

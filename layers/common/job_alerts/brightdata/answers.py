@@ -31,6 +31,7 @@ from job_alerts.http import (
     network_reason,
     retry_after_seconds,
 )
+from job_alerts.text import count, duration
 
 __all__ = [
     "Call",
@@ -111,12 +112,13 @@ def transport_error(
     if isinstance(exc, BodyDeadline):
         return Transient(
             f"{where} timed out: the answer ({exc.status}) was still arriving when the "
-            f"{budget_seconds:g} s call budget ran out ({exc.received} bytes read)",
+            f"{duration(budget_seconds)} call budget ran out ({count(exc.received, 'byte')} read)",
             **call.names(exc.status),
         )
     reason = exc.reason if isinstance(exc, MaxRetryError) else exc
     return Transient(
-        f"{where} failed after {attempts} attempt(s): {network_reason(reason)}", **call.names()
+        f"{where} failed after {count(attempts, 'attempt')}: {network_reason(reason)}",
+        **call.names(),
     )
 
 
@@ -141,14 +143,15 @@ def status_error(answer: Answer, call: Call, *, attempts: int) -> BrightDataErro
         return NotFound(f"{where}: not found or expired ({status}){detail}", **names)
     if status == 429:
         retry_after = retry_after_seconds(answer.headers)
-        hint = f", retry after {retry_after:.0f} s" if retry_after is not None else ""
+        hint = f", retry after {duration(retry_after)}" if retry_after is not None else ""
         return RateLimited(
-            f"{where} rate limited after {attempts} attempt(s){hint}",
+            f"{where} rate limited after {count(attempts, 'attempt')}{hint}",
             retry_after=retry_after,
             **names,
         )
     if status >= 500:
-        return Transient(f"{where} answered {status} after {attempts} attempt(s){detail}", **names)
+        tried = count(attempts, "attempt")
+        return Transient(f"{where} answered {status} after {tried}{detail}", **names)
     return BrightDataError(f"{where} answered {status}{detail}", **names)
 
 

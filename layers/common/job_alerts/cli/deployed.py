@@ -9,7 +9,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from job_alerts.cli.values import preview
+from job_alerts.text import preview
 
 if TYPE_CHECKING:
     from job_alerts.config import Settings

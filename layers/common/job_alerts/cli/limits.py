@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from job_alerts.cli.deployed import load_settings
 from job_alerts.cli.output import EXIT_OK, PROG, error, print_json, safe
 from job_alerts.cli.values import argument, collector_id
+from job_alerts.text import count
 
 if TYPE_CHECKING:
     from job_alerts.config import Settings
@@ -309,7 +310,8 @@ def _alerted_rules(cfg: Settings, collector: str) -> dict[str, set[str]]:
 
 
 def _print_replay(replay: Sequence[dict[str, Any]]) -> None:
-    print(f"\nWhat if (nothing written): {len(replay)} recent settled job(s) replayed")
+    replayed = count(len(replay), "recent settled job")
+    print(f"\nWhat if (nothing written): {replayed} replayed")
     if not replay:
         return
     print(f"  {'job':<24} {'fires now':<28} {'would fire':<28} alerted")
@@ -318,4 +320,4 @@ def _print_replay(replay: Sequence[dict[str, Any]]) -> None:
         print(f"  {safe(row['job_id'], 24):<24} {cells[0]:<28} {cells[1]:<28} {cells[2]}")
     gained = sum(1 for r in replay if set(r["would_fire"]) - set(r["fires_now"]))
     lost = sum(1 for r in replay if set(r["fires_now"]) - set(r["would_fire"]))
-    print(f"  {gained} job(s) would raise more, {lost} job(s) would raise less.")
+    print(f"  {count(gained, 'job')} would raise more, {count(lost, 'job')} would raise less.")

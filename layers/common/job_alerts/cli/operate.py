@@ -18,7 +18,6 @@ from job_alerts.cli.output import (
     error,
     print_json,
     safe,
-    show_time,
 )
 from job_alerts.cli.values import (
     MAX_NAME_CHARS,
@@ -28,10 +27,10 @@ from job_alerts.cli.values import (
     bounded_text,
     collector_id,
     limit,
-    show_duration,
     silence_duration,
     since,
 )
+from job_alerts.text import count, duration, moment
 
 if TYPE_CHECKING:
     from job_alerts.cli.app import AddCommand
@@ -75,7 +74,7 @@ def register_silences(command: AddCommand) -> None:
         required=True,
         type=argument(silence_duration),
         metavar="DURATION",
-        help=f"how long: 30m, 2h, 1d, 1h30m (at most {show_duration(MAX_SILENCE)})",
+        help=f"how long: 30m, 2h, 1d, 1h30m (at most {duration(MAX_SILENCE)})",
     )
     silence.add_argument(
         "--reason",
@@ -145,7 +144,8 @@ def _print_summary(summary: Any) -> None:
     from job_alerts.alerts import render_email, render_subject
 
     kind = "Dry run" if summary.dry_run else "Run"
-    print(f"{kind} {summary.run_id}: {summary.duration_ms} ms, health {summary.health}")
+    took = duration(summary.duration_ms / 1000)
+    print(f"{kind} {summary.run_id}: {took}, health {summary.health}")
     print(f"  collectors: {summary.collectors_seen} seen, {summary.collectors_listed} listed")
     print(
         f"  jobs:       {summary.jobs_discovered} discovered, {summary.live_jobs} live, "
@@ -186,7 +186,7 @@ def cmd_track(args: argparse.Namespace) -> int:
             invalid += 1
             print(f"{PROG}: error: {exc}", file=sys.stderr)
     if invalid:
-        return error(f"{invalid} invalid job id(s): nothing was tracked")
+        return error(f"{count(invalid, 'invalid job id')}: nothing was tracked")
     cfg = load_settings(args)
     results = service.track_jobs(
         factory.state_store(cfg), ids, source="track", cfg=cfg, now=factory.clock()()
@@ -216,8 +216,8 @@ def cmd_silence(args: argparse.Namespace) -> int:
         Silence(args.collector_id, until, args.reason, created_by=_created_by())
     )
     print(
-        f"{args.collector_id} silenced for {show_duration(args.duration)}, "
-        f"until {show_time(until)}: its alerts are recorded as SUPPRESSED, not sent; an alarm "
+        f"{args.collector_id} silenced for {duration(args.duration)}, "
+        f"until {moment(until)}: its alerts are recorded as SUPPRESSED, not sent; an alarm "
         "that opens meanwhile and is still open when the silence ends is announced then"
     )
     return EXIT_OK
@@ -264,9 +264,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         print("No alerts recorded" + (" for that selection." if args.collector or since else "."))
         return EXIT_OK
     for r in records:
-        line = (
-            f"{show_time(r.created_at)}  {r.status.value:<10}  {r.severity:<8}  {safe(r.subject)}"
-        )
+        line = f"{moment(r.created_at)}  {r.status.value:<10}  {r.severity:<8}  {safe(r.subject)}"
         if r.suppressed_reason:
             line += f"  ({safe(r.suppressed_reason, 120)})"
         print(line)

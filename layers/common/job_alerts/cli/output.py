@@ -9,10 +9,10 @@ import json
 import re
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from job_alerts.cli.values import CONTROL
+from job_alerts.text import duration, truncate
 
 if TYPE_CHECKING:
     from job_alerts.http import RetryWait
@@ -28,8 +28,7 @@ CONTROL_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
 def safe(text: object, limit: int = 300) -> str:
     """Text from the API or the table, fit for a terminal: no control characters, bounded."""
-    shown = CONTROL.sub("?", str(text))
-    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+    return truncate(CONTROL.sub("?", str(text)), limit)
 
 
 def print_json(data: Any) -> None:
@@ -39,12 +38,6 @@ def print_json(data: Any) -> None:
 def error(message: str) -> int:
     print(f"{PROG}: error: {message}", file=sys.stderr)
     return EXIT_ERROR
-
-
-def show_time(moment: datetime | None) -> str:
-    if moment is None:
-        return "-"
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 @contextlib.contextmanager
@@ -90,9 +83,8 @@ def retry_progress(wait: RetryWait) -> str:
         failure = f"an HTTP call answered {wait.status}"
     else:
         failure = f"an HTTP call got no answer ({wait.reason})"
-    seconds = f"{wait.delay:.1f}".removesuffix(".0")
     of = f" of {wait.max_attempts}" if wait.max_attempts is not None else ""
-    return f"{PROG}: {failure}; retrying in {seconds} s (attempt {wait.attempt}{of})"
+    return f"{PROG}: {failure}; retrying in {duration(wait.delay)} (attempt {wait.attempt}{of})"
 
 
 @contextlib.contextmanager

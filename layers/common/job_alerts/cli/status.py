@@ -9,7 +9,8 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from job_alerts.cli.deployed import dead_letter_depth, load_deployment, stack_alarms
-from job_alerts.cli.output import EXIT_FINDINGS, EXIT_OK, print_json, safe, show_time
+from job_alerts.cli.output import EXIT_FINDINGS, EXIT_OK, print_json, safe
+from job_alerts.text import count, duration, moment
 
 if TYPE_CHECKING:
     from job_alerts.cli.app import AddCommand
@@ -135,7 +136,7 @@ def _measure(alarm: OpenAlarm) -> str | None:
 def _print_monitor(state: StateStatus) -> None:
     monitor = state.monitor
     if monitor.degraded:
-        print(f"Monitor: DEGRADED ({monitor.state}) since {show_time(monitor.since)}")
+        print(f"Monitor: DEGRADED ({monitor.state}) since {moment(monitor.since)}")
         if monitor.detail:
             print(f"  {safe(monitor.detail)}")
     else:
@@ -144,11 +145,11 @@ def _print_monitor(state: StateStatus) -> None:
     if run is None:
         print("  last run: none recorded yet")
         return
-    took = f" in {run.duration_ms:,} ms" if run.duration_ms is not None else ""
+    took = f" in {duration(run.duration_ms / 1000)}" if run.duration_ms is not None else ""
     outcome = {"ok": "ok", "alerts_failed": "some alerts could not be published"}.get(
         run.outcome, run.outcome
     )
-    print(f"  last run: {show_time(run.finished_at)}, {outcome}{took}")
+    print(f"  last run: {moment(run.finished_at)}, {outcome}{took}")
     if run.detail:
         print(f"  {safe(run.detail)}")
 
@@ -161,8 +162,7 @@ def _print_alarms(state: StateStatus) -> None:
     for alarm in state.open_alarms:
         name = f" ({safe(alarm.collector_name, 60)})" if alarm.collector_name else ""
         print(
-            f"  {alarm.collector_id}{name}  {alarm.rule}  {alarm.state} "
-            f"since {show_time(alarm.since)}"
+            f"  {alarm.collector_id}{name}  {alarm.rule}  {alarm.state} since {moment(alarm.since)}"
         )
         measured = _measure(alarm)
         details = [measured] if measured else []
@@ -173,16 +173,14 @@ def _print_alarms(state: StateStatus) -> None:
 
 
 def _job_problem_line(problem: JobProblem) -> str:
-    from job_alerts.alerts.wording import format_duration
-
     line = (
         f"  {safe(problem.job_id, 80)}  {safe(problem.collector_id or '?', 80)}  "
         f"{problem.problem}  {'RED' if problem.red else 'not red yet'}"
     )
     if problem.since is None:
         return f"{line}  {safe(problem.detail)}"
-    took = f", for {format_duration(problem.for_minutes * 60)}" if problem.for_minutes else ""
-    return f"{line} since {show_time(problem.since)}{took}\n    {safe(problem.detail)}"
+    took = f", for {duration(problem.for_minutes * 60)}" if problem.for_minutes else ""
+    return f"{line} since {moment(problem.since)}{took}\n    {safe(problem.detail)}"
 
 
 def _print_job_problems(state: StateStatus) -> None:
@@ -202,7 +200,7 @@ def _print_stack(stack: dict[str, Any]) -> None:
     if queue is None:
         print("Slack dead-letter queue: none (the stack has no Slack notifier)")
     else:
-        print(f"Slack dead-letter queue: {queue['messages']} message(s)")
+        print(f"Slack dead-letter queue: {count(queue['messages'], 'message')}")
     alarms = stack["alarms"]
     print(f"CloudWatch alarms of stack {safe(stack['name'], 128)} ({len(alarms)}):")
     for alarm in alarms:
@@ -225,9 +223,10 @@ def _print_unknown_overrides(
             f"{cid} ({safe(listed.get(cid, cid), 60)})" for cid in entry["did_you_mean"]
         )
         print(f"  {entry['collector_id']}" + (f"  did you mean {meant}?" if meant else ""))
+    collectors = count(len(listed), "collector")
     print(
-        f"  Their limits judge no job: none of the {len(listed)} collector(s) the monitor stored "
-        "from its listings has these ids (status calls no Bright Data)."
+        f"  Their limits judge no job: none of the {collectors} the monitor stored from its "
+        "listings has these ids (status calls no Bright Data)."
     )
 
 
@@ -245,7 +244,7 @@ def _print_status(
         for silence in state.silences:
             by = f" (by {safe(silence.created_by, 80)})" if silence.created_by else ""
             print(
-                f"  {silence.collector_id} until {show_time(silence.until)}: "
+                f"  {silence.collector_id} until {moment(silence.until)}: "
                 f"{safe(silence.reason, 200)}{by}"
             )
     else:
@@ -255,7 +254,7 @@ def _print_status(
     print(f"Live jobs: {state.live_jobs}" + (f" ({sources})" if sources else ""))
     print(f"Unsent alerts: {len(state.unsent)}")
     for alert in state.unsent:
-        print(f"  {show_time(alert.created_at)}  {safe(alert.subject or alert.alert_id)}")
+        print(f"  {moment(alert.created_at)}  {safe(alert.subject or alert.alert_id)}")
     if stack is not None:
         _print_stack(stack)
     print()

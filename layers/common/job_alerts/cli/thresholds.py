@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 from job_alerts.cli.deployed import load_settings
 from job_alerts.cli.output import EXIT_OK, print_json
 from job_alerts.cli.values import argument, collector_id
+from job_alerts.text import count, duration, moment, number
+from job_alerts.timeutil import parse_iso
 
 if TYPE_CHECKING:
     from job_alerts.cli.app import AddCommand
@@ -87,21 +89,23 @@ def print_learned(found: dict[str, Any]) -> None:
     if cadence is None:
         print(f"  cadence   not learned yet ({found['cadence_needs']} between launches)")
     else:
+        last = moment(parse_iso(cadence["last_job_created"]))
         print(
-            f"  cadence   a launch every {cadence['interval_minutes']:g} min "
-            f"(median of {cadence['intervals']} intervals between launches; "
-            f"last job created {cadence['last_job_created']})"
+            f"  cadence   a launch every {duration(cadence['interval_minutes'] * 60)} "
+            f"(median of {count(cadence['intervals'], 'interval')} between launches; "
+            f"last job created {last})"
         )
     if found["silent_after_minutes"] is not None:
-        print(f"  silence   alarms after {found['silent_after_minutes']:g} min without a job")
+        after = duration(found["silent_after_minutes"] * 60)
+        print(f"  silence   alarms after {after} without a job")
     if baseline is None:
         print(f"  baseline  not judged yet ({found['baseline_needs']})")
     else:
         below = baseline["warns_below_lines"]
-        warns = "; the rule is off" if below is None else f"; warns below {below:g} lines"
+        warns = "; the rule is off" if below is None else f"; warns below {number(below)} lines"
         print(
-            f"  baseline  median {baseline['median_lines']:g} lines over "
-            f"{len(baseline['jobs'])} settled jobs{warns}"
+            f"  baseline  median {number(baseline['median_lines'])} lines over "
+            f"{count(len(baseline['jobs']), 'settled job')}{warns}"
         )
 
 

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from job_alerts.text import duration, preview
+
 MAX_SILENCE = timedelta(days=30)
 MAX_REASON_CHARS = 500
 MAX_NAME_CHARS = 200
@@ -19,11 +21,12 @@ _DURATION = re.compile(r"(?:(?P<d>\d{1,5})d)?(?:(?P<h>\d{1,6})h)?(?:(?P<m>\d{1,8
 _DURATION_HINT = "expected a duration like 30m, 2h, 1d or 1h30m"
 # Anything a terminal could interpret (escape sequences, bells, carriage returns).
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# How much of a refused argument an error quotes.
+_SHOWN_CHARS = 40
 
 
-def preview(text: str, limit: int = 40) -> str:
-    shown = ascii(text[:limit])
-    return shown + (f"... ({len(text)} chars)" if len(text) > limit else "")
+def _shown(text: str) -> str:
+    return preview(text, _SHOWN_CHARS)
 
 
 def parse_duration(text: str, *, maximum: timedelta | None = None) -> timedelta:
@@ -31,22 +34,14 @@ def parse_duration(text: str, *, maximum: timedelta | None = None) -> timedelta:
     cleaned = text.strip().lower()
     match = _DURATION.fullmatch(cleaned) if cleaned else None
     if match is None:
-        raise ValueError(f"invalid duration {preview(text)}: {_DURATION_HINT}")
+        raise ValueError(f"invalid duration {_shown(text)}: {_DURATION_HINT}")
     parts = {unit: int(value or 0) for unit, value in match.groupdict().items()}
-    duration = timedelta(days=parts["d"], hours=parts["h"], minutes=parts["m"])
-    if duration <= timedelta(0):
-        raise ValueError(f"invalid duration {preview(text)}: it must be longer than zero")
-    if maximum is not None and duration > maximum:
-        raise ValueError(f"duration {preview(text)} is too long: at most {show_duration(maximum)}")
-    return duration
-
-
-def show_duration(duration: timedelta) -> str:
-    minutes = int(duration.total_seconds() // 60)
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    shown = "".join(f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if n)
-    return shown or "0m"
+    span = timedelta(days=parts["d"], hours=parts["h"], minutes=parts["m"])
+    if span <= timedelta(0):
+        raise ValueError(f"invalid duration {_shown(text)}: it must be longer than zero")
+    if maximum is not None and span > maximum:
+        raise ValueError(f"duration {_shown(text)} is too long: at most {duration(maximum)}")
+    return span
 
 
 def argument(convert: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -79,7 +74,7 @@ def since(text: str) -> timedelta | datetime:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(
-            f"invalid --since {preview(text)}: expected a duration (30m, 2h, 7d) "
+            f"invalid --since {_shown(text)}: expected a duration (30m, 2h, 7d) "
             "or an ISO date/time (2026-01-31 or 2026-01-31T08:00:00Z)"
         ) from None
     # A time without zone is taken as UTC, the zone every stored time uses.
@@ -88,7 +83,7 @@ def since(text: str) -> timedelta | datetime:
 
 def limit(text: str) -> int:
     if not text.strip().isdigit() or not 1 <= int(text) <= MAX_HISTORY:
-        raise ValueError(f"invalid --limit {preview(text)}: expected 1 to {MAX_HISTORY}")
+        raise ValueError(f"invalid --limit {_shown(text)}: expected 1 to {MAX_HISTORY}")
     return int(text)
 
 

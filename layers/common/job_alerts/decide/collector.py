@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from job_alerts.alerts import AlertEntry, AlertKind
-from job_alerts.alerts.wording import show_time
 from job_alerts.config import AlertMode, Settings
 from job_alerts.decide.judging import JudgedJob
 from job_alerts.joblog import JobLog
@@ -35,6 +34,7 @@ from job_alerts.rules import (
     Verdict,
     spec_for,
 )
+from job_alerts.text import moment
 from job_alerts.timeutil import iso
 
 ALERT_JOBS_SHOWN = 20
@@ -507,9 +507,9 @@ def _announce_hidden(
                 rule=rule_name,
                 severity=RULE_SEVERITY[rule],
                 message=(
-                    f"{spec_for(rule).subject} in ALARM since {show_time(alarm.alarm_since)}, "
+                    f"{spec_for(rule).subject} in ALARM since {moment(alarm.alarm_since)}, "
                     f"opened while the collector was silenced{who}{reason} until "
-                    f"{show_time(hidden.until)}; still open"
+                    f"{moment(hidden.until)}; still open"
                 ),
                 job_ids=tuple(alarm.alarm_jobs),
                 since=alarm.alarm_since,
@@ -526,6 +526,6 @@ def hidden_note(alarm: RuleAlarm) -> str:
     if hidden is None or alarm.alarm_since is None:
         return ""
     return (
-        f"; it opened at {show_time(alarm.alarm_since)} while the collector was silenced until "
-        f"{show_time(hidden.until)}, so this is the first message about it"
+        f"; it opened at {moment(alarm.alarm_since)} while the collector was silenced until "
+        f"{moment(hidden.until)}, so this is the first message about it"
     )

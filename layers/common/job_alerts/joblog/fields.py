@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from job_alerts.ids import COLLECTOR_ID_EXPECTED, is_collector_id, preview
+from job_alerts.ids import COLLECTOR_ID_EXPECTED, is_collector_id
 from job_alerts.joblog.schema import (
     COUNT_KEYS,
     DURATION_KEYS,
@@ -32,6 +32,7 @@ from job_alerts.joblog.schema import (
     JobStatus,
     Judged,
 )
+from job_alerts.text import preview
 from job_alerts.timeutil import parse_moment
 
 __all__ = [

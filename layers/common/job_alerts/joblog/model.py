@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from job_alerts.ids import preview
 from job_alerts.joblog.fields import (
     FieldReader,
     as_collector_id,
@@ -34,6 +33,7 @@ from job_alerts.joblog.schema import (
     JobStatus,
     Judged,
 )
+from job_alerts.text import preview
 
 __all__ = ["JobLog"]
 

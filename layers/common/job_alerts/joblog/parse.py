@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from job_alerts.ids import JOB_ID_EXPECTED, is_job_id, preview
+from job_alerts.ids import JOB_ID_EXPECTED, is_job_id
 from job_alerts.joblog.fields import (
     FieldReader,
     OddFieldError,
@@ -30,12 +30,9 @@ from job_alerts.joblog.schema import (
     JobStatus,
     Judged,
 )
+from job_alerts.text import percent, preview
 
 __all__ = ["parse_job_log"]
-
-
-def _percent(rate: float) -> str:
-    return f"{round(rate * 100, 2):g}%"
 
 
 def _judged_rate(reader: FieldReader, inputs: int | None, success: int | None) -> float | None:
@@ -52,7 +49,7 @@ def _judged_rate(reader: FieldReader, inputs: int | None, success: int | None) -
         return reported
     reader.add(
         "success_rate",
-        f"says {_percent(reported)}, but Success/Inputs = {success}/{inputs}",
+        f"says {percent(reported)}, but Success/Inputs = {success}/{inputs}",
         Judged.ON_COUNTS,
     )
     return computed
