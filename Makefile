@@ -15,7 +15,7 @@ LOCKED := --require-hashes --no-deps
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help dev dev-tools demo run test test-timeshift test-fast lint format typecheck build validate sam-checks \
-	security bench soak ci clean mutation lock lock-check fullstack fullstack-negative
+	security bench soak fuzz ci clean mutation lock lock-check fullstack fullstack-negative
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -89,6 +89,9 @@ bench: dev ## benchmarks (writes BENCHMARKS.md)
 
 soak: dev ## 50 runs over a simulator with random faults
 	$(PY) -m pytest -m soak tests/integration -s $(PYTEST_ARGS)
+
+fuzz: dev ## the property test of the whole monitor with fresh seeds and many more examples (EXAMPLES=400)
+	JOB_ALERTS_FUZZ=1 JOB_ALERTS_FUZZ_EXAMPLES=$(or $(EXAMPLES),400) $(PY) -m pytest tests/property -s $(PYTEST_ARGS)
 
 ci: lock-check lint typecheck security sam-checks test test-timeshift fullstack-negative fullstack ## everything CI runs
 
