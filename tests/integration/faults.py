@@ -27,6 +27,17 @@ class _Body:
         yield self._data
 
 
+def dynamodb_error(request: Any, payload: dict[str, Any], request_id: str) -> AWSResponse:
+    """A DynamoDB error answer (HTTP 400, JSON body) as botocore would receive it."""
+    body = json.dumps(payload).encode()
+    headers = {
+        "content-type": "application/x-amz-json-1.0",
+        "x-amzn-requestid": request_id,
+        "content-length": str(len(body)),
+    }
+    return AWSResponse(request.url, 400, headers, _Body(body))
+
+
 class DynamoThrottle:
     """Answers DynamoDB calls of one operation with a throttling error instead of sending them.
 
@@ -65,18 +76,11 @@ class DynamoThrottle:
                     return None
                 self.remaining -= 1
             self.injected += 1
-        body = json.dumps(
-            {
-                "__type": f"com.amazonaws.dynamodb.v20120810#{self.code}",
-                "message": "The level of configured provisioned throughput was exceeded",
-            }
-        ).encode()
-        headers = {
-            "content-type": "application/x-amz-json-1.0",
-            "x-amzn-requestid": f"throttle-{self.injected}",
-            "content-length": str(len(body)),
+        payload = {
+            "__type": f"com.amazonaws.dynamodb.v20120810#{self.code}",
+            "message": "The level of configured provisioned throughput was exceeded",
         }
-        return AWSResponse(request.url, 400, headers, _Body(body))
+        return dynamodb_error(request, payload, f"throttle-{self.injected}")
 
     def stop(self) -> None:
         self.client.meta.events.unregister(self.event, self._answer)
@@ -116,13 +120,7 @@ class TransactionCanceller:
             payload["CancellationReasons"] = [
                 {"Code": self.code if i == self.at else "None"} for i in range(items)
             ]
-        body = json.dumps(payload).encode()
-        headers = {
-            "content-type": "application/x-amz-json-1.0",
-            "x-amzn-requestid": f"cancel-{self.injected}",
-            "content-length": str(len(body)),
-        }
-        return AWSResponse(request.url, 400, headers, _Body(body))
+        return dynamodb_error(request, payload, f"cancel-{self.injected}")
 
     def stop(self) -> None:
         self.client.meta.events.unregister(self.event, self._answer)
