@@ -5,21 +5,10 @@ set and ending; the clock moving or jumping), breaks something (the Bright Data 
 slowly, 5xx, 429, 404, 401, 403, HTML, not JSON, odd shapes, once or until cleared; DynamoDB
 cancelling transactions for each reason, a rival run winning a claim, throttling; SNS refusing a
 message or losing its answer), or runs the monitor: a whole run, a run cut off before its k-th
-DynamoDB request / transaction / SNS publish / API call (as a Lambda timeout stops it: nothing
-after the cut runs), or two runs overlapping (run A held before its k-th DynamoDB request or
-transaction while run B runs whole, then A goes on). The examples start from a deployment with
-jobs already in the account and, often, faults already in force.
-
-After every step each promise is checked on its own (`promises_kept`), against the oracle
-(`oracle`), which works out what is owed from the model alone:
-- never_marked_alerted_without_a_message;
-- no_job_event_alerted_twice;
-- every_owed_job_event_alerted_or_still_owed;
-- no_alert_published_twice (same-id redeliveries after an unconfirmed publish are counted);
-- no_alarm_open_unannounced, no_degraded_health_unannounced;
-- not_healthy_while_blind.
-At the end of each example the faults stop and QUIET_RUNS runs, each past the last one's lease,
-must deliver everything owed (everything_owed_is_published_after_quiet_runs).
+store / SNS / API call (as a Lambda timeout stops it: nothing after the cut runs), or two runs
+overlapping (run A held before its k-th DynamoDB request while run B runs whole, then A goes on).
+After every step the invariants below are checked against the oracle (`oracle`); at the end of
+each example the faults stop and K quiet runs must deliver everything owed.
 
 The runs are the real stages (`Monitor.run`) over the real StateStore on in-process moto, the
 table created exactly as template.yaml defines it (local.stack.provision), the real
@@ -310,13 +299,6 @@ class MonitorMachine(RuleBasedStateMachine):
         found.success = min(found.inputs, found.success + done)
         found.lines = found.success
         found.pages_left = max(0, found.pages_left - done)
-
-    @rule(job=jobs, reads=st.integers(1, 3))
-    @guarded
-    def job_answers_404_for_a_while(self, job: str, reads: int) -> None:
-        """A glitch: Bright Data answers 404 for the job on its next reads, then serves it
-        again (it keeps a batch job 16 days, a real-time one 7)."""
-        self.model.inject(ApiFault("log", "404", lasting=False, times=reads, target=job))
 
     @rule(job=jobs, outcome=st.sampled_from(OUTCOMES))
     @guarded
