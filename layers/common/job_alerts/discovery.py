@@ -15,6 +15,7 @@ from typing import Any
 from job_alerts.brightdata import (
     BrightDataClient,
     BrightDataError,
+    Forbidden,
     Unauthorized,
 )
 from job_alerts.config import Settings
@@ -71,6 +72,9 @@ class Discovery:
     # Listings not tried because discovery's share of the run's time was spent (no failure):
     # the least recently listed collectors go first, so the next run goes on with these.
     deferred: int = 0
+    # Without `Collectors`, collectors_list failed (not a refusal): only the collectors already
+    # known were listed, and one not seen yet cannot be.
+    account_unlisted: bool = False
 
     @property
     def token_accepted(self) -> bool:
@@ -147,12 +151,12 @@ def discover(
     judge the listing rules. A collector's listing item is written when it was listed, or its
     listing failed, went missing or came back: a run with nothing due writes nothing."""
     result = Discovery()
-    seen = _collectors(client, settings, result)
+    known = store.collector_meta()
+    seen = _collectors(client, settings, result, known, now)
     if seen is None:
         return result
     collectors, shown = seen
     result.listed_ids = frozenset(shown) if shown is not None else None
-    known = store.collector_meta()
     missing = _missing(shown, settings.collectors, known, now)
     collectors.update({cid: (name, "") for cid, name in missing.items()})
     result.collectors_seen = len(collectors)
@@ -350,12 +354,18 @@ def _missing(
     if wanted:
         expected = {cid: known[cid].name if cid in known else cid for cid in wanted}
     else:
-        expected = {
-            cid: meta.name
-            for cid, meta in known.items()
-            if meta.listed_at is not None and now - meta.listed_at < FORGET_MISSING_AFTER
-        }
+        expected = _watched_known(known, now)
     return {cid: name for cid, name in expected.items() if cid not in shown}
+
+
+def _watched_known(known: Mapping[str, CollectorMeta], now: datetime) -> dict[str, str]:
+    """Without `Collectors`: the collectors whose jobs were listed within FORGET_MISSING_AFTER,
+    id -> name (those still watched when collectors_list does not show them)."""
+    return {
+        cid: meta.name
+        for cid, meta in known.items()
+        if meta.listed_at is not None and now - meta.listed_at < FORGET_MISSING_AFTER
+    }
 
 
 def _still_missing(
@@ -388,6 +398,8 @@ def _back_or_gone(
                 metas.update(cid, meta.name, missing_since=None)
                 verdicts.add(cid, judge_not_found(cid, None))
             continue
+        if shown is None and not settings.collectors:
+            continue  # collectors_list failed: whether it left the account is not known
         if settings.collectors:
             why = f"{cid} is no longer in Collectors: it is not watched any more"
         else:
@@ -444,12 +456,18 @@ def _take_listing(
 
 
 def _collectors(
-    client: BrightDataClient, settings: Settings, result: Discovery
+    client: BrightDataClient,
+    settings: Settings,
+    result: Discovery,
+    known: Mapping[str, CollectorMeta],
+    now: datetime,
 ) -> tuple[dict[str, tuple[str, str]], set[str] | None] | None:
     """The collectors to look at, id -> (name, last_run), and the ids collectors_list showed
-    (None when it failed). When `Collectors` names them and collectors_list is refused or fails
-    (some accounts get a 403 there while the token works), the named collectors are listed
-    anyway, every run (no last_run to skip unchanged ones)."""
+    (None when it failed). When collectors_list is refused or fails (some accounts get a 403
+    there while the token works), the collectors named in `Collectors` are listed anyway, every
+    run (no last_run to skip unchanged ones); without `Collectors`, the collectors already known
+    (listed within FORGET_MISSING_AFTER) are, and the run notes that it could not see the
+    account's others (`account_unlisted`)."""
     wanted = settings.collectors
     result.attempts += 1
     try:
@@ -458,9 +476,13 @@ def _collectors(
         result.errors.append(exc)
         result.failures += 1
         logger.warning("listing collectors failed", extra={"error": describe(exc)})
-        if wanted and not isinstance(exc, Unauthorized):
+        if isinstance(exc, Unauthorized):
+            return None
+        if wanted:
             return {cid: (cid, "") for cid in wanted}, None
-        return None
+        result.account_unlisted = not isinstance(exc, Forbidden)
+        fallback = {cid: (name, "") for cid, name in _watched_known(known, now).items()}
+        return (fallback, None) if fallback else None
     # An id that cannot be put in a URL (nor be a table key) is dropped here, and said.
     seen = [c for c in answer if isinstance(c, dict) and is_collector_id(c.get("id"))]
     if len(seen) < len(answer):

@@ -24,11 +24,18 @@ class HealthState(StrEnum):
     API_UNREACHABLE = "API_UNREACHABLE"
     # One endpoint answers 403 for this account while the token works: jobs are still judged.
     ENDPOINT_REFUSED = "ENDPOINT_REFUSED"
+    # Without `Collectors`, collectors_list kept failing (not a 403): the collectors already known
+    # are still listed and judged; one the monitor has not seen yet goes unseen.
+    ACCOUNT_UNLISTED = "ACCOUNT_UNLISTED"
 
     @property
     def judges_jobs(self) -> bool:
         """Whether a run in this state gives verdicts (not from partial or unusable data)."""
-        return self in (HealthState.HEALTHY, HealthState.ENDPOINT_REFUSED)
+        return self in (
+            HealthState.HEALTHY,
+            HealthState.ENDPOINT_REFUSED,
+            HealthState.ACCOUNT_UNLISTED,
+        )
 
 
 class AlertStatus(StrEnum):
@@ -107,6 +114,9 @@ class Health:
     # When the earliest silence that hid an alarm's opening ends (or was removed): from then on,
     # a run looks for open alarms still unannounced. None: no alarm is hidden.
     hidden_due: datetime | None = None
+    # Runs in a row whose collectors_list failed while `Collectors` is empty (0 once it answers):
+    # ACCOUNT_UNLISTED from UNLISTED_AFTER_RUNS on.
+    account_unlisted_runs: int = 0
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from job_alerts.brightdata import BrightDataClient, NotFound, Unauthorized
+from job_alerts.brightdata import (
+    BrightDataClient,
+    BrightDataError,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+)
 from job_alerts.config import AlertMode, Settings
 from job_alerts.decide import (
     Decision,
@@ -150,6 +156,7 @@ class Monitor:
             time_left=self._time_left,
         )
         token_proven = token_contradicted(reading.outcomes, found.token_accepted)
+        unlisted_runs = health.account_unlisted_runs + 1 if found.account_unlisted else 0
         read_errors = [o.error for o in reading.outcomes if o.error is not None]
         assessment = assess_health(
             token_rejected=found.token_rejected,
@@ -159,11 +166,12 @@ class Monitor:
             reads=len(reading.outcomes),
             refused=found.errors,
             token_proven=token_proven,
+            account_unlisted_runs=unlisted_runs,
         )
         unreadable = unreadable_jobs(reading.outcomes, token_proven=token_proven)
 
         recorder = self._recorder(dry_run)
-        health_change = decide_health(health, assessment, now)
+        health_change = decide_health(health, assessment, now, account_unlisted_runs=unlisted_runs)
         if health_change is not None:
             try:
                 recorder.record(health_change, now)
@@ -205,6 +213,8 @@ class Monitor:
             self._publish(summary, own_only=True)
             if reading.cursor != health.live_cursor:
                 self.store.save_cursor(reading.cursor)
+            if unlisted_runs != health.account_unlisted_runs:
+                self.store.save_account_unlisted_runs(unlisted_runs)
 
         summary.health = assessment.state.value
         summary.collectors_seen = found.collectors_seen
@@ -215,7 +225,9 @@ class Monitor:
         summary.jobs_read = sum(1 for o in reading.outcomes if o.job is not None)
         summary.jobs_deferred = reading.deferred
         summary.read_errors = dict(Counter(type(e).__name__ for e in read_errors))
-        summary.unjudgeable = dict(Counter(u.reason for u in unreadable.values()))
+        summary.unjudgeable = dict(
+            Counter(u.reason for u in unreadable.values() if u.last_error is None)
+        )
         summary.alerts_suppressed = recorder.result.suppressed
         summary.decisions_owed = len(recorder.result.owed)
         summary.alerts_planned = recorder.result.planned
@@ -479,15 +491,39 @@ def unreadable_jobs(
     (`token_proven`) is one of them: an id the token cannot see."""
     found: dict[str, UnreadableJob] = {}
     for outcome in outcomes:
-        reason = unjudgeable_reason(outcome.error)
-        if reason is None and token_proven and isinstance(outcome.error, Unauthorized):
-            reason = REFUSED_FOR_JOB
-        if reason is None:
-            continue
-        sample = getattr(outcome.error, "sample", "") or ""
+        error = outcome.error
         record = outcome.record
-        found[record.job_id] = UnreadableJob(record, reason, sample, record.unreadable_reads + 1)
+        reason = unjudgeable_reason(error)
+        if reason is None and token_proven and isinstance(error, Unauthorized):
+            reason = REFUSED_FOR_JOB
+        if reason is not None:
+            sample = getattr(error, "sample", "") or ""
+            found[record.job_id] = UnreadableJob(
+                record, reason, sample, record.unreadable_reads + 1
+            )
+            continue
+        reason = failed_read_reason(error)
+        if reason is not None:
+            found[record.job_id] = UnreadableJob(
+                record, reason, "", record.unreadable_reads + 1, last_error=str(error)[:300]
+            )
     return found
+
+
+def failed_read_reason(error: object) -> str | None:
+    """Why a read of one job got no answer at all, when that is the job's problem and not the
+    API's or the token's: it failed (5xx, timeout, 429 after the retries, an unexpected status).
+    A run whose calls mostly failed is API_UNREACHABLE and judges (and persists) nothing, so these
+    count only in runs the API served. A 404 is counted by persist (the job may be gone), a 401 is
+    the token's unless other calls were accepted (REFUSED_FOR_JOB), a 403 makes the run
+    ENDPOINT_REFUSED."""
+    if not isinstance(error, BrightDataError) or isinstance(
+        error, NotFound | Forbidden | Unauthorized
+    ):
+        return None
+    if error.kind != BrightDataError.kind:
+        return error.kind  # transient, rate_limited, invalid_id
+    return f"http_{error.status}" if error.status else "failed"
 
 
 # A 404 for a job Bright Data still keeps is a glitch (it was listed or read as running minutes

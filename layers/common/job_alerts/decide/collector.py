@@ -251,6 +251,9 @@ class UnreadableJob:
     reason: str
     sample: str
     reads_in_a_row: int
+    # Set when the read failed (5xx, timeout, 429...) rather than answered what cannot be
+    # judged: the error's own (token-free) message.
+    last_error: str | None = None
 
 
 def _unreadable_event(
@@ -261,15 +264,23 @@ def _unreadable_event(
         return
     if JOB_UNREADABLE in record.alerted or JOB_UNREADABLE in claimed:
         return
-    sample = f"; it answered: {gone.sample}" if gone.sample else ""
+    if gone.last_error is not None:
+        what = (
+            f"could not be read on {gone.reads_in_a_row} reads in a row while other calls "
+            f"succeeded ({gone.reason}); last error: {gone.last_error}"
+        )
+    else:
+        sample = f"; it answered: {gone.sample}" if gone.sample else ""
+        what = (
+            f"could not be judged on {gone.reads_in_a_row} reads in a row ({gone.reason}){sample}"
+        )
     decision.add(
         AlertEntry(
             kind=AlertKind.JOB,
             rule=JOB_UNREADABLE,
             severity=Severity.WARNING,
             message=(
-                f"job {record.job_id} of collector {record.collector_id or 'unknown'} could not "
-                f"be judged on {gone.reads_in_a_row} reads in a row ({gone.reason}){sample}; "
+                f"job {record.job_id} of collector {record.collector_id or 'unknown'} {what}; "
                 "it stays tracked and is read again every run"
             ),
             observed=gone.reason,

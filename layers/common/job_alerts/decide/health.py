@@ -31,6 +31,9 @@ from job_alerts.rules import (
 # When more than this share of a run's Bright Data calls fail (after retries), the API counts as
 # unreachable: one DEGRADED alert, and no verdicts from what little was read.
 UNREACHABLE_FAILURE_SHARE = 0.5
+# Without `Collectors`, runs in a row whose collectors_list failed before health says
+# ACCOUNT_UNLISTED (as many as open the per-collector collector_unlisted alarm).
+ACCOUNT_UNLISTED_AFTER_RUNS = 3
 
 
 # ---- monitor health ------------------------------------------------------------------------
@@ -77,12 +80,15 @@ def assess_health(
     reads: int,
     refused: Sequence[BrightDataError] = (),
     token_proven: bool = False,
+    account_unlisted_runs: int = 0,
 ) -> HealthAssessment:
     """Monitor health from this run's calls: TOKEN_REJECTED on a 401 that no accepted call of
     the run contradicts (`token_proven`: a listing or a read was answered; a job that alone
     answers 401 is an id the token cannot see, not a rejected token); API_UNREACHABLE when
     more than half of the listings and reads failed or answered what cannot be judged;
-    ENDPOINT_REFUSED when an endpoint answered 403 (jobs are still judged); else HEALTHY."""
+    ENDPOINT_REFUSED when an endpoint answered 403 (jobs are still judged); ACCOUNT_UNLISTED
+    when collectors_list failed on ACCOUNT_UNLISTED_AFTER_RUNS runs in a row (this one
+    included) without `Collectors` (jobs are still judged); else HEALTHY."""
     kinds = Counter(type(e).__name__ for e in read_errors)
     detail = ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items()))
     refused_reads = any(isinstance(e, Unauthorized) for e in read_errors)
@@ -103,6 +109,12 @@ def assess_health(
     forbidden = [e for e in [*refused, *read_errors] if isinstance(e, Forbidden)]
     if forbidden:
         return HealthAssessment(HealthState.ENDPOINT_REFUSED, _refused_detail(forbidden))
+    if account_unlisted_runs >= ACCOUNT_UNLISTED_AFTER_RUNS:
+        failed = [e for e in refused if is_failed_listing(e)]
+        last = f"; last error: {str(failed[-1])[:200]}" if failed else ""
+        return HealthAssessment(
+            HealthState.ACCOUNT_UNLISTED, f"{account_unlisted_runs} runs in a row{last}"
+        )
     return HealthAssessment(HealthState.HEALTHY, detail)
 
 
@@ -124,11 +136,19 @@ _DEGRADED_MESSAGES = {
         "Bright Data refused an endpoint for this account (403); jobs that can be read are "
         "still judged. Set Collectors to list named collectors without collectors_list"
     ),
+    HealthState.ACCOUNT_UNLISTED: (
+        "Bright Data's collectors_list keeps failing: the collectors already known are still "
+        "listed and judged, but a collector the monitor has not seen yet goes unseen. Set "
+        "Collectors to name them if it lasts"
+    ),
 }
 
 
-def decide_health(prior: Health, assessment: HealthAssessment, now: datetime) -> Decision | None:
-    """A DEGRADED or RECOVERED message when health changed; None when it did not."""
+def decide_health(
+    prior: Health, assessment: HealthAssessment, now: datetime, *, account_unlisted_runs: int = 0
+) -> Decision | None:
+    """A DEGRADED or RECOVERED message when health changed; None when it did not. The health
+    written carries this run's count of collectors_list failures in a row."""
     new = assessment.state
     if new is prior.state:
         return None
@@ -162,6 +182,7 @@ def decide_health(prior: Health, assessment: HealthAssessment, now: datetime) ->
         live_cursor=prior.live_cursor,
         detail=entry.message,
         hidden_due=prior.hidden_due,
+        account_unlisted_runs=account_unlisted_runs,
     )
     decision = Decision(collector_id=None)
     decision.add(entry, HealthClaim(updated, prior.version))

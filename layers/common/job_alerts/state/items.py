@@ -422,6 +422,7 @@ def silence_record(item: dict[str, Any]) -> Silence | None:
 HEALTH_KEY: Key = ("MONITOR", "HEALTH")
 # The health item's attribute saying when a run should look for alarms a silence hid (epoch s).
 HIDDEN_DUE = "hidden_due"
+ACCOUNT_UNLISTED_RUNS = "account_unlisted_runs"
 
 
 def health_item(health: Health) -> dict[str, Any]:
@@ -440,6 +441,8 @@ def health_item(health: Health) -> dict[str, Any]:
         item["detail"] = health.detail
     if health.hidden_due:
         item[HIDDEN_DUE] = int(health.hidden_due.timestamp())
+    if health.account_unlisted_runs:
+        item[ACCOUNT_UNLISTED_RUNS] = health.account_unlisted_runs
     return item
 
 
@@ -451,6 +454,7 @@ def health_record(item: dict[str, Any]) -> Health:
         live_cursor=item.get("live_cursor"),
         detail=item.get("detail"),
         hidden_due=_moment_of(item.get(HIDDEN_DUE)),
+        account_unlisted_runs=int(item.get(ACCOUNT_UNLISTED_RUNS, 0)),
     )
 
 

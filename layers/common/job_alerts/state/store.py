@@ -30,6 +30,7 @@ from job_alerts.models import (
     StateError,
 )
 from job_alerts.state.items import (
+    ACCOUNT_UNLISTED_RUNS,
     ALARM_SORT_PREFIX,
     COLLECTORS,
     HEALTH_KEY,
@@ -452,6 +453,23 @@ class StateStore:
             UpdateExpression=update,
             ConditionExpression=condition,
             ExpressionAttributeValues=values,
+        )
+
+    def save_account_unlisted_runs(self, runs: int) -> None:
+        """Note how many runs in a row collectors_list failed (0: it answered). Not a change of
+        health (its version stays): a health change written meanwhile carries its own count."""
+        self.ops.writes += 1
+        self.ops.items_written += 1
+        if runs:
+            update = f"SET {ACCOUNT_UNLISTED_RUNS} = :n"
+            values: dict[str, Any] = {":n": {"N": str(runs)}}
+        else:
+            update, values = f"REMOVE {ACCOUNT_UNLISTED_RUNS}", {}
+        self.client.update_item(
+            TableName=self.table,
+            Key=key_attributes(HEALTH_KEY),
+            UpdateExpression=update,
+            **({"ExpressionAttributeValues": values} if values else {}),
         )
 
     def save_cursor(self, cursor: str | None) -> None:
