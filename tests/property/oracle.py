@@ -59,10 +59,6 @@ class Span:
         removed = self.removed_seq is not None and self.removed_seq <= seq
         return self.start_seq <= seq and self.start <= moment < self.until and not removed
 
-    def over(self, moment: datetime, seq: int) -> bool:
-        """Whether a step at (moment, seq) comes after the silence ended."""
-        return moment >= self.until or (self.removed_seq is not None and seq > self.removed_seq)
-
 
 @dataclass
 class Silences:
@@ -196,32 +192,47 @@ class Blindness:
     """What the monitor could not see, counted over runs from what the API answered them.
 
     A job is unreadable on a read whose answer could not be judged (any error but a 404, or an
-    answer the parser refuses); a judgeable answer resets it. A collector is unseen in a run
-    that got neither a successful collectors_list showing it nor a successful listing of its
+    answer the parser refuses); a judgeable answer or a 404 resets it. A collector is unseen in a
+    run that got neither a successful collectors_list showing it nor a successful listing of its
     jobs, or whose listing of its jobs failed; a run that saw it resets it. Failures count only
     in runs that finished (a run cut short could not act on them); resets count in every run.
-    BLIND_AFTER in a row and the monitor must show it."""
+    BLIND_AFTER in a row and the monitor must show it, from the first finished run whose
+    DynamoDB writes all went through (before that, it had no way to write anything down)."""
 
     jobs: dict[str, list[datetime]] = field(default_factory=dict)
     collectors: dict[str, list[datetime]] = field(default_factory=dict)
+    due: set[str] = field(default_factory=set)  # "job:<id>" / "collector:<id>" owed a showing
 
     def job_read(self, job_id: str, outcome: str, at: datetime, finished: bool) -> None:
-        if outcome == "ok":
+        if outcome in ("ok", "gone"):
+            # A 404 is an answer the monitor acts on (the not-found rule owns the job then).
             self.jobs.pop(job_id, None)
+            self.due.discard(f"job:{job_id}")
         elif outcome == "failed" and finished:
             self.jobs.setdefault(job_id, []).append(at)
 
     def collector_run(self, collector_id: str, seen: bool, at: datetime, finished: bool) -> None:
         if seen:
             self.collectors.pop(collector_id, None)
+            self.due.discard(f"collector:{collector_id}")
         elif finished:
             self.collectors.setdefault(collector_id, []).append(at)
 
+    def store_worked(self) -> None:
+        """A run finished with every DynamoDB write accepted: what is blind now must show."""
+        self.due |= {f"job:{j}" for j in self._blind(self.jobs)}
+        self.due |= {f"collector:{c}" for c in self._blind(self.collectors)}
+
     def blind_jobs(self) -> dict[str, datetime]:
-        return {j: t[0] for j, t in self.jobs.items() if len(t) >= BLIND_AFTER}
+        return {j: t for j, t in self._blind(self.jobs).items() if f"job:{j}" in self.due}
 
     def blind_collectors(self) -> dict[str, datetime]:
-        return {c: t[0] for c, t in self.collectors.items() if len(t) >= BLIND_AFTER}
+        blind = self._blind(self.collectors)
+        return {c: t for c, t in blind.items() if f"collector:{c}" in self.due}
+
+    @staticmethod
+    def _blind(streaks: dict[str, list[datetime]]) -> dict[str, datetime]:
+        return {key: t[0] for key, t in streaks.items() if len(t) >= BLIND_AFTER}
 
 
 @dataclass

@@ -35,7 +35,7 @@ _COMMON = settings(
 # gives up shrinking after five minutes): the timeout below leaves it room to print the steps.
 CI = settings(
     _COMMON,
-    max_examples=int(os.environ.get("JOB_ALERTS_PROPERTY_EXAMPLES", "60")),
+    max_examples=int(os.environ.get("JOB_ALERTS_PROPERTY_EXAMPLES", "100")),
     stateful_step_count=20,
     derandomize=True,
     database=None,
